@@ -1,0 +1,108 @@
+import pytest
+import torch
+
+from wavedil.data import (
+    ClassificationDataModule,
+    Clip,
+    ClipDataset,
+    CropDataset,
+    GenerationDataModule,
+    SyntheticClasses,
+    SyntheticTones,
+    collate_clips,
+)
+from wavedil.nn import LogMelFrontend
+
+
+def _clips(lengths, label=True):
+    return [Clip(torch.randn(n) * 0.1, label=i % 2 if label else None, speaker=0, path=f"c{i}")
+            for i, n in enumerate(lengths)]
+
+
+def test_crops_have_fixed_length_and_short_clips_are_padded_or_skipped():
+    clips = _clips([500, 3000, 4000])
+    ds = CropDataset(clips, 1000, train=True)
+    assert all(ds[i]["audio"].shape == (1000,) for i in range(3))
+    assert torch.all(ds[0]["audio"][500:] == 0)
+    with pytest.warns(UserWarning, match="Skipping 1 of 3 clips"):
+        skipped = CropDataset(clips, 1000, train=True, short_clips="skip")
+    assert len(skipped) == 2
+    with pytest.raises(ValueError, match="No clips of at least"):
+        CropDataset(_clips([10]), 1000, train=True, short_clips="skip")
+
+
+def test_eval_crops_are_repeatable_and_train_crops_vary():
+    clips = _clips([20000])
+    val = CropDataset(clips, 1000, train=False)
+    assert torch.equal(val[0]["audio"], val[0]["audio"])
+    train = CropDataset(clips, 1000, train=True)
+    assert not all(torch.equal(train[0]["audio"], train[0]["audio"]) for _ in range(5))
+
+
+def test_local_features_align_with_crops():
+    clip = Clip(torch.randn(4096) * 0.1, path="x")
+    mel = LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=8, normalize=False)
+    ds = CropDataset([clip], 1024, train=False, mel=mel)
+    item = ds[0]
+    assert item["local_cond"].shape == (8, 16)
+    full = mel(clip.audio.unsqueeze(0)).features[0]
+    # find the crop's offset and check the frames are the clip's frames from there
+    offset = next(o for o in range(0, 4096 - 1023, 64)
+                  if torch.equal(clip.audio[o:o + 1024], item["audio"]))
+    torch.testing.assert_close(item["local_cond"], full[:, offset // 64: offset // 64 + 16])
+    with pytest.raises(ValueError, match="multiple of the mel hop_length 64"):
+        CropDataset([clip], 1000, train=False, mel=mel)
+
+
+def test_global_labels_required_when_conditioning():
+    with pytest.raises(ValueError, match="Expected a label for every clip"):
+        CropDataset(_clips([100], label=False), 50, train=True, global_label="label")
+    with pytest.raises(ValueError, match="Expected a label for every clip"):
+        ClipDataset(_clips([100], label=False))
+
+
+def test_collate_pads_and_records_lengths():
+    ds = ClipDataset(_clips([300, 500]), max_length=400)
+    batch = collate_clips([ds[0], ds[1]])
+    assert batch["audio"].shape == (2, 400)
+    assert batch["lengths"].tolist() == [300, 400]
+    assert batch["label"].tolist() == [0, 1]
+
+
+def test_datamodules_over_synthetic_sources():
+    gen = GenerationDataModule(SyntheticTones, batch_size=4, crop_length=512)
+    gen.setup("fit")
+    batch = next(iter(gen.train_dataloader()))
+    assert batch["audio"].shape == (4, 512)
+    assert gen.info.sample_rate == 8000 and gen.info.global_label is None
+    cls = ClassificationDataModule(SyntheticClasses, batch_size=5)
+    cls.setup("fit")
+    batch = next(iter(cls.val_dataloader()))
+    assert batch["audio"].shape[0] == 5 and cls.info.class_names == ["sine", "square", "sawtooth"]
+
+
+def test_root_handling_errors():
+    from functools import partial
+
+    from wavedil.data import FSDD
+    with pytest.raises(ValueError, match="set data.root"):
+        GenerationDataModule(partial(FSDD))
+    with pytest.raises(ValueError, match="reads no files"):
+        GenerationDataModule(SyntheticTones, root="/somewhere")
+
+
+def test_synthetic_tones_are_well_formed_across_many_clips():
+    source = SyntheticTones(clip_length=4000, num_train=300, notes=(1, 6))
+    splits = source.load()
+    for clip in splits.train + splits.val + splits.test:
+        assert clip.audio.shape == (4000,)
+        assert torch.isfinite(clip.audio).all() and 0.2 < clip.audio.abs().max() <= 1.0
+
+
+def test_synthetic_data_is_deterministic():
+    a = SyntheticTones(num_train=4).clip("train", 2)
+    b = SyntheticTones(num_train=4).clip("train", 2)
+    assert torch.equal(a, b) and a.abs().max() <= 1.0
+    assert not torch.equal(a, SyntheticTones(num_train=4, seed=1).clip("train", 2))
+    with pytest.raises(ValueError, match="timbres"):
+        SyntheticClasses(timbres=("sine", "kazoo"))

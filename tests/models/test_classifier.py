@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from wavedil.models import WaveNetClassifier, classifier_logmel
+from wavedil.nn import LogMelFrontend, MFCCFrontend, WaveformFrontend
+from wavedil.receptive_field import measure_receptive_field
+from wavedil.spec import from_spec, to_spec
+
+FRONTENDS = {
+    "mulaw": lambda: WaveformFrontend(mu_law=True),
+    "float": lambda: WaveformFrontend(mu_law=False),
+    "logmel": lambda: LogMelFrontend(8000, 256, 64, 20),
+    "mfcc": lambda: MFCCFrontend(8000, 13, n_mels=20),
+}
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention"])
+@pytest.mark.parametrize("causal", [True, False])
+def test_shapes(frontend, pooling, causal):
+    clf = WaveNetClassifier(5, FRONTENDS[frontend](), 8, 8, 8, dilations=[1, 2, 4],
+                            causal=causal, pooling=pooling)
+    audio = torch.randn(3, 1200) * 0.3
+    assert clf(audio, torch.tensor([1200, 800, 400])).shape == (3, 5)
+    assert clf(audio).shape == (3, 5)
+
+
+def test_padding_does_not_change_a_clips_prediction():
+    clf = classifier_logmel(4).eval()
+    clip = torch.randn(1, 900) * 0.2
+    alone = clf(clip, torch.tensor([900]))
+    padded = torch.cat([clip, torch.zeros(1, 700)], dim=1)
+    batch = torch.cat([padded, torch.randn(1, 1600) * 0.2])
+    together = clf(batch, torch.tensor([900, 1600]))
+    # Centred convs see the zero padding near the clip's end exactly as they see the
+    # zero padding of the clip alone.
+    torch.testing.assert_close(together[:1], alone, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_waveform_classifier_receptive_field_from_gradients(causal):
+    clf = WaveNetClassifier(3, WaveformFrontend(mu_law=False), 6, 6, 6, kernel_size=3,
+                            dilations=[1, 2, 4], causal=causal).double()
+
+    def per_step(x):  # (1, 1, T) -> features per step before pooling
+        return clf.post(clf.stack(clf.input_proj(x)).skip)
+
+    extent = measure_receptive_field(per_step, 1, 64)
+    assert extent.size == clf.receptive_field == 15
+    assert (extent.future == 0) == causal
+
+
+def test_spec_round_trip_and_errors():
+    clf = classifier_logmel(10)
+    clone = from_spec(to_spec(clf))
+    assert isinstance(clone.frontend, LogMelFrontend)
+    with pytest.raises(ValueError, match="pooling"):
+        WaveNetClassifier(3, pooling="median")
+    with pytest.raises(ValueError, match="num_classes"):
+        WaveNetClassifier(1)

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from wavedil.nn import LocalUpsampler, LogMelFrontend, MFCCFrontend, Pooling, WaveformFrontend
+from wavedil.nn.pooling import lengths_to_mask
+
+
+@pytest.mark.parametrize("mode", ["repeat", "linear"])
+def test_upsampler_reaches_the_sample_rate(mode):
+    up = LocalUpsampler(20, 6, hop_length=32, mode=mode)
+    assert up(torch.randn(2, 20, 7)).shape == (2, 6, 224)
+
+
+def test_repeat_upsampling_holds_each_frame_for_a_hop():
+    up = LocalUpsampler(1, 1, hop_length=4, mode="repeat", frame_kernel_size=1,
+                        sample_kernel_size=1)
+    with torch.no_grad():
+        for conv in (up.frame_conv, up.sample_conv):
+            conv.weight.fill_(1.0)
+            conv.bias.zero_()
+    out = up(torch.tensor([[[1.0, 2.0]]]))
+    assert out.flatten().tolist() == [1.0] * 4 + [2.0] * 4
+
+
+def test_upsampler_refuses_even_kernels_and_unknown_modes():
+    with pytest.raises(ValueError, match="odd"):
+        LocalUpsampler(2, 2, 4, sample_kernel_size=4)
+    with pytest.raises(ValueError, match="'repeat', 'linear'"):
+        LocalUpsampler(2, 2, 4, mode="transposed")
+
+
+@pytest.mark.parametrize("kind", ["mean", "max", "attention"])
+def test_pooling_ignores_padding(kind):
+    pool = Pooling(kind, 3)
+    x = torch.randn(2, 3, 10)
+    lengths = torch.tensor([6, 10])
+    padded = x.clone()
+    padded[0, :, 6:] = 1e3  # garbage beyond the valid length
+    a = pool(x, lengths_to_mask(lengths, 10))
+    b = pool(padded, lengths_to_mask(lengths, 10))
+    torch.testing.assert_close(a, b)
+    assert a.shape == (2, 3)
+    with pytest.raises(ValueError, match="pooling"):
+        Pooling("median", 3)
+
+
+@pytest.mark.parametrize("frontend", [WaveformFrontend(mu_law=True), WaveformFrontend(mu_law=False),
+                                      LogMelFrontend(8000, 256, 64, 40), MFCCFrontend(8000, 20)])
+def test_frontends_shapes_and_lengths(frontend):
+    audio = torch.randn(3, 1000) * 0.1
+    lengths = torch.tensor([1000, 700, 300])
+    feats, frames = frontend(audio, lengths)
+    assert feats.shape[:2] == (3, frontend.out_channels)
+    assert frames.tolist() == frontend.frame_lengths(lengths).tolist()
+    assert int(frames.max()) == feats.shape[-1]
+
+
+def test_spectral_normalisation_zeroes_padding_and_centres_valid_frames():
+    frontend = LogMelFrontend(8000, 256, 64, 16, normalize=True)
+    audio = torch.randn(2, 2000) * 0.1
+    lengths = torch.tensor([2000, 1000])
+    feats, frames = frontend(audio, lengths)
+    valid = int(frames[1])
+    assert torch.all(feats[1, :, valid:] == 0)
+    torch.testing.assert_close(feats[1, :, :valid].mean(-1), torch.zeros(16), atol=1e-4, rtol=0)

@@ -1,0 +1,106 @@
+import functools
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+
+from wavedil.checkpoint import AtomicCheckpointIO, CheckpointError, load_model
+from wavedil.data import (
+    ClassificationDataModule,
+    GenerationDataModule,
+    SyntheticClasses,
+    SyntheticTones,
+)
+from wavedil.models import WaveNet, WaveNetClassifier
+from wavedil.tasks import ClassificationTask, GenerationTask
+from wavedil.tasks.schedules import warmup_cosine
+
+ADAM = functools.partial(torch.optim.Adam, lr=3e-3)
+
+
+def _trainer(tmp_path, steps):
+    return Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_progress_bar=False,
+                   enable_model_summary=False, default_root_dir=tmp_path,
+                   plugins=[AtomicCheckpointIO()], limit_val_batches=2, limit_test_batches=2,
+                   num_sanity_val_steps=0)
+
+
+def test_generation_task_trains_and_writes_a_self_describing_checkpoint(tmp_path):
+    dm = GenerationDataModule(functools.partial(SyntheticTones, num_train=16), batch_size=4,
+                              crop_length=512)
+    dm.setup("fit")
+    net = WaveNet(8, 8, 16, dilations=[1, 2, 4, 8])
+    task = GenerationTask(net, ADAM, functools.partial(warmup_cosine, warmup_steps=2),
+                          data_info=dm.info)
+    trainer = _trainer(tmp_path, 8)
+    trainer.fit(task, datamodule=dm)
+    metrics = trainer.validate(task, datamodule=dm, verbose=False)[0]
+    assert metrics["val/bits_per_sample"] == pytest.approx(metrics["val/loss"] / 0.693147, rel=1e-4)
+    path = tmp_path / "gen.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = load_model(path, kind="generator")
+    assert loaded.info.sample_rate == 8000
+    x = torch.randint(0, 256, (1, 100))
+    torch.testing.assert_close(loaded.model(x), net.eval()(x))
+    with pytest.raises(CheckpointError, match="holds a generator, but a classifier"):
+        load_model(path, kind="classifier")
+
+
+def test_classification_task_logs_accuracy_and_keeps_test_predictions(tmp_path):
+    dm = ClassificationDataModule(functools.partial(SyntheticClasses, clips_per_class=8,
+                                                    clip_length=600), batch_size=8)
+    dm.setup("fit")
+    net = WaveNetClassifier(3, residual_channels=8, gate_channels=8, skip_channels=8,
+                            dilations=[1, 2])
+    task = ClassificationTask(net, ADAM, data_info=dm.info)
+    trainer = _trainer(tmp_path, 3)
+    trainer.fit(task, datamodule=dm)
+    result = trainer.test(task, datamodule=dm, verbose=False)[0]
+    assert 0.0 <= result["test/accuracy"] <= 1.0
+    assert task.test_predictions is not None and task.test_predictions.shape[1] == 2
+    path = tmp_path / "cls.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = load_model(path)
+    assert loaded.kind == "classifier" and loaded.info.class_names == ["sine", "square", "sawtooth"]
+
+
+def test_missing_and_foreign_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.ckpt"):
+        load_model(tmp_path / "nothing.ckpt")
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not a wavedil checkpoint"):
+        load_model(foreign)
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"\x00" * 10)
+    with pytest.raises(CheckpointError, match="Cannot read checkpoint"):
+        load_model(garbage)
+
+
+def test_atomic_checkpoint_leaves_no_partial_file(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    target = tmp_path / "c.ckpt"
+    io.save_checkpoint({"a": torch.zeros(3)}, target)
+    before = target.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", explode)
+    with pytest.raises(OSError, match="disk full"):
+        io.save_checkpoint({"a": torch.ones(3)}, target)
+    assert target.read_bytes() == before  # the old checkpoint survives intact
+    assert [p.name for p in tmp_path.iterdir()] == ["c.ckpt"]
+
+
+def test_warmup_cosine_shape():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = warmup_cosine(opt, total_steps=100, warmup_steps=10, min_lr_ratio=0.1)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.1) and max(lrs) == pytest.approx(1.0)
+    assert lrs[-1] == pytest.approx(0.1, abs=0.01)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))

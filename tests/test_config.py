@@ -1,0 +1,135 @@
+"""Every experiment and every model preset composes and instantiates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from wavedil.config import use_data_info
+from wavedil.data.sources import DataInfo
+from wavedil.tasks import ClassificationTask, GenerationTask
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+
+
+def compose_train(overrides: list[str]):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def fake_info(cfg) -> DataInfo:
+    """What a datamodule would report, without reading any data."""
+    data = cfg.data
+    rate = data.source.get("sample_rate", 8000)
+    return DataInfo(
+        sample_rate=rate,
+        class_names=[str(i) for i in range(10)],
+        speaker_names=["a", "b", "c", "d", "e"],
+        global_label=data.get("global_label"),
+        local_features=OmegaConf.to_container(data.local_features)
+        if data.get("local_features") else None,
+    )
+
+
+def build(cfg):
+    datamodule = instantiate(cfg.data, _convert_="all")  # builds the source; reads nothing
+    info = fake_info(cfg)
+    use_data_info(info)
+    model = instantiate(cfg.model, _convert_="all")
+    task = instantiate(cfg.task, _partial_=True, _convert_="all")(model=model, data_info=info)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
+    return datamodule, model, task, trainer, info
+
+
+def _root_override(cfg, tmp_path) -> list[str]:
+    return [f"data.root={tmp_path}"] if OmegaConf.is_missing(cfg.data, "root") else []
+
+
+@pytest.mark.parametrize("experiment", [None, *EXPERIMENTS])
+def test_experiment_composes_and_instantiates(experiment, tmp_path):
+    overrides = [f"output_dir={tmp_path}"] + ([f"experiment={experiment}"] if experiment else [])
+    cfg = compose_train(overrides + _root_override(compose_train(overrides), tmp_path))
+    datamodule, model, task, trainer, info = build(cfg)
+    assert isinstance(datamodule, pl.LightningDataModule)
+    assert isinstance(trainer, pl.Trainer)
+    assert cfg.name == (experiment or "tones_generator")
+    audio = torch.randn(2, 2048) * 0.1
+    if isinstance(task, GenerationTask):
+        batch = {"audio": audio}
+        if info.global_label:
+            batch["global_cond"] = torch.tensor([0, 1])
+        if info.local_features:
+            batch["local_cond"] = torch.randn(2, info.n_mels, 2048 // info.hop_length)
+        assert torch.isfinite(task.step(batch, "val"))
+    else:
+        assert isinstance(task, ClassificationTask)
+        assert model(audio).shape == (2, 10)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_preset_instantiates(model, tmp_path):
+    task = "classification" if model.startswith("classifier") else "generation"
+    data = "synthetic_classes" if task == "classification" else "tones"
+    cfg = compose_train([f"output_dir={tmp_path}", f"model={model}", f"task={task}",
+                         f"data={data}"])
+    _, net, *_ = build(cfg)
+    assert sum(p.numel() for p in net.parameters()) > 0
+    expected = {"classifier": "WaveformFrontend", "classifier_logmel": "LogMelFrontend",
+                "classifier_mfcc": "MFCCFrontend"}
+    if model in expected:
+        assert type(net.frontend).__name__ == expected[model]
+
+
+def test_front_end_is_a_config_group(tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", "experiment=synthetic_classifier",
+                         "model/frontend=logmel", "model.frontend.n_mels=24"])
+    _, net, *_ = build(cfg)
+    assert type(net.frontend).__name__ == "LogMelFrontend" and net.frontend.n_mels == 24
+
+
+def test_conditioning_follows_the_data(tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", "experiment=fsdd_generator",
+                         f"data.root={tmp_path}",
+                         "+data.local_features={n_mels: 20, hop_length: 64, n_fft: 256}"])
+    _, net, *_ = build(cfg)
+    assert net.global_classes == 5 and net.local_channels == 20
+
+
+def test_distributed_overrides_are_valid(tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", "trainer.accelerator=cpu",
+                         "trainer.devices=2", "trainer.strategy=ddp"])
+    trainer = instantiate(cfg.trainer)
+    assert type(trainer.strategy).__name__ == "DDPStrategy" and trainer.num_devices == 2
+    gpu = compose_train([f"output_dir={tmp_path}", "trainer.accelerator=gpu",
+                         "trainer.devices=4", "trainer.strategy=ddp"])
+    assert (gpu.trainer.accelerator, gpu.trainer.devices, gpu.trainer.strategy) == ("gpu", 4, "ddp")
+    if torch.cuda.is_available():
+        assert instantiate(gpu.trainer).num_devices == min(4, torch.cuda.device_count())
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.dilations=[1,0,4]", r"dilations\[1\]"),
+    ("model.kernel_size=0", "kernel_size"),
+    ("model.input_encoding=wavelets", "input_encoding"),
+])
+def test_bad_config_values_fail_at_construction_naming_the_parameter(override, message, tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", override])
+    with pytest.raises(InstantiationException, match=message):
+        build(cfg)
+
+
+def test_bad_classifier_pooling_is_refused(tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", "experiment=synthetic_classifier",
+                         "model.pooling=median"])
+    with pytest.raises(InstantiationException, match="pooling.*'median'"):
+        build(cfg)

@@ -1,0 +1,122 @@
+"""Checkpoints: atomic writes, and models rebuilt from a checkpoint alone.
+
+Lightning checkpoints written by wavedil's tasks carry a ``"wavedil"`` record:
+the kind of model, its constructor call (:func:`wavedil.spec.to_spec`) and the
+data info (sample rate, class and speaker names). :func:`load_model` needs
+nothing else: no ``conf/`` folder, no datamodule.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch import nn
+
+from wavedil.data.sources import DataInfo
+from wavedil.spec import from_spec
+from wavedil.tasks.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY
+
+__all__ = ["AtomicCheckpointIO", "CheckpointError", "LoadedModel", "load_model"]
+
+KINDS = ("generator", "classifier")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that exists but cannot serve the purpose asked of it."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write each checkpoint to a temporary file beside its target, flush it to
+    disk, then rename it into place: a crash mid-write leaves the previous
+    checkpoint intact instead of a truncated one."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any | None = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+class LoadedModel(NamedTuple):
+    """What :func:`load_model` returns.
+
+    Attributes:
+        model: the network in eval mode.
+        kind: ``"generator"`` or ``"classifier"``.
+        info: the data the model was trained on.
+        path: the checkpoint file.
+    """
+
+    model: nn.Module
+    kind: str
+    info: DataInfo
+    path: Path
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint file's contents, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many kinds for a bad file
+        raise CheckpointError(
+            f"Cannot read checkpoint {path}: {err}. Expected a .ckpt file written by "
+            "`python train.py`."
+        ) from err
+
+
+def load_model(
+    path: str | os.PathLike, kind: str | None = None, map_location: Any = "cpu"
+) -> LoadedModel:
+    """Rebuild the model stored in a wavedil checkpoint.
+
+    Args:
+        path: a ``.ckpt`` written by ``python train.py``.
+        kind: ``"generator"`` or ``"classifier"`` to insist on one, or ``None``.
+        map_location: where to put the weights.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: unreadable, not from wavedil, or of the wrong kind.
+    """
+    path = Path(path)
+    checkpoint = read_checkpoint(path, map_location)
+    record = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
+    if record is None:
+        raise CheckpointError(
+            f"{path} is not a wavedil checkpoint (it has no {CHECKPOINT_KEY!r} record); "
+            "expected a .ckpt written by `python train.py`."
+        )
+    if record.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} has checkpoint format {record.get('format')!r}; this wavedil reads "
+            f"format {CHECKPOINT_FORMAT}."
+        )
+    if kind is not None and record["kind"] != kind:
+        raise CheckpointError(
+            f"{path} holds a {record['kind']}, but a {kind} checkpoint is needed here."
+        )
+    model = from_spec(record["model"])
+    prefix = "model."
+    state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items()
+             if k.startswith(prefix)}
+    model.load_state_dict(state)
+    model.eval()
+    info = DataInfo(**record["data_info"]) if record.get("data_info") else DataInfo(0)
+    return LoadedModel(model.to(map_location) if map_location else model, record["kind"],
+                       info, path)

@@ -1,0 +1,182 @@
+"""Lightning datamodules: a clip source plus batching for one task.
+
+A datamodule is built from a *source* (anything with ``load() -> ClipSplits``)
+or a factory of one that takes ``root`` (the Hydra configs pass a ``_partial_``
+source so that ``data.root=...`` stays one top-level override). Nothing touches
+the disk before :meth:`setup`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import lightning.pytorch as pl
+from torch.utils.data import DataLoader, Dataset
+
+from wavedil.data.datasets import ClipDataset, CropDataset, collate_clips
+from wavedil.data.sources import ClipSource, ClipSplits, DataInfo
+from wavedil.nn import LogMelFrontend
+from wavedil.nn.checks import check_positive_int
+
+__all__ = ["ClassificationDataModule", "GenerationDataModule"]
+
+SourceLike = ClipSource | Callable[..., ClipSource]
+
+
+def _build_source(source: SourceLike, root: str | None) -> ClipSource:
+    """An instantiated source, given ``root`` where it reads files."""
+    if not isinstance(source, type) and hasattr(source, "load"):
+        if root is not None:
+            raise ValueError("data.root was given, but the source was already built with its own.")
+        return source  # type: ignore[return-value]
+    params = inspect.signature(source).parameters
+    name = getattr(getattr(source, "func", source), "__name__", str(source))
+    if "root" not in params:
+        if root is not None:
+            raise ValueError(f"data.root={root!r} was given, but the {name} source reads no files.")
+        return source()
+    if root is None and params["root"].default is inspect.Parameter.empty:
+        raise ValueError(f"The {name} source reads files: set data.root=/path/to/audio.")
+    return source(root=root) if root is not None else source()
+
+
+class _ClipDataModule(pl.LightningDataModule):
+    def __init__(self, source: SourceLike, root: str | None, batch_size: int,
+                 num_workers: int) -> None:
+        super().__init__()
+        self.source = _build_source(source, None if root is None else str(root))
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.num_workers = check_positive_int("num_workers", num_workers, minimum=0)
+        self.splits: ClipSplits | None = None
+        self.datasets: dict[str, Dataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is None:  # decode once, whichever stage asks first
+            self.splits = self.source.load()
+            for split in ("train", "val", "test"):
+                clips = getattr(self.splits, split)
+                if clips:
+                    self.datasets[split] = self.make_dataset(split, clips)
+            if "train" not in self.datasets:
+                raise ValueError(f"The training split of {type(self.source).__name__} is empty.")
+
+    def make_dataset(self, split: str, clips: list) -> Dataset:
+        raise NotImplementedError
+
+    @property
+    def info(self) -> DataInfo:
+        """What the data are (call :meth:`setup` first)."""
+        if self.splits is None:
+            raise RuntimeError("Call setup() before asking for the data info.")
+        return self.splits.info
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise ValueError(f"The {split} split of {type(self.source).__name__} is empty.")
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    collate: Callable[..., Any] | None = None
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+class GenerationDataModule(_ClipDataModule):
+    """Random crops of audio for the generator, with optional conditioning.
+
+    Args:
+        source: a clip source, or a factory taking ``root``.
+        root: folder of the data (for file sources).
+        batch_size: crops per batch.
+        crop_length: samples per crop.
+        global_label: condition globally on ``"label"`` or ``"speaker"`` ids, or ``None``.
+        local_features: log-mel arguments (``n_mels``, ``hop_length``, ``n_fft``) for
+            local conditioning, or ``None``.
+        short_clips: ``"pad"`` or ``"skip"`` clips shorter than the crop.
+        crops_per_clip: training crops drawn per clip per epoch.
+        num_workers: DataLoader worker processes.
+    """
+
+    def __init__(
+        self,
+        source: SourceLike,
+        root: str | None = None,
+        batch_size: int = 16,
+        crop_length: int = 4096,
+        global_label: str | None = None,
+        local_features: dict[str, Any] | None = None,
+        short_clips: str = "pad",
+        crops_per_clip: int = 1,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(source, root, batch_size, num_workers)
+        self.crop_length = check_positive_int("crop_length", crop_length)
+        self.global_label = global_label
+        self.local_features = dict(local_features) if local_features is not None else None
+        self.short_clips = short_clips
+        self.crops_per_clip = crops_per_clip
+
+    @property
+    def info(self) -> DataInfo:
+        return replace(super().info, global_label=self.global_label,
+                       local_features=self.local_features)
+
+    def make_dataset(self, split: str, clips: list) -> Dataset:
+        mel = None
+        if self.local_features is not None:
+            mel = LogMelFrontend(super().info.sample_rate, normalize=False, **self.local_features)
+        return CropDataset(
+            clips, self.crop_length, train=split == "train", global_label=self.global_label,
+            mel=mel, short_clips=self.short_clips,
+            crops_per_clip=self.crops_per_clip if split == "train" else 1,
+        )
+
+
+class ClassificationDataModule(_ClipDataModule):
+    """Whole labelled clips, padded per batch, for the classifier.
+
+    Args:
+        source: a clip source, or a factory taking ``root``.
+        root: folder of the data (for file sources).
+        batch_size: clips per batch.
+        max_length: cap on clip length in samples (``None``: whole clips).
+        augment: training-time augmentation ``(T,) -> (T',)``, or ``None``.
+        num_workers: DataLoader worker processes.
+    """
+
+    collate = staticmethod(collate_clips)
+
+    def __init__(
+        self,
+        source: SourceLike,
+        root: str | None = None,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        augment: Callable | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(source, root, batch_size, num_workers)
+        self.max_length = max_length
+        self.augment = augment
+
+    def make_dataset(self, split: str, clips: list) -> Dataset:
+        train = split == "train"
+        return ClipDataset(clips, self.max_length, train=train,
+                           augment=self.augment if train else None)

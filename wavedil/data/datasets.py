@@ -1,0 +1,179 @@
+"""Torch datasets over decoded clips.
+
+* :class:`CropDataset` - fixed-length crops for the generator, with optional
+  global (class or speaker id) and local (log-mel frames) conditioning.
+* :class:`ClipDataset` - whole labelled clips (optionally capped) for the
+  classifier; :func:`collate_clips` pads them and records lengths.
+
+Shape legend: T samples (``crop_length`` for crops), F mel bands, N frames.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from wavedil.data.functional import crop_or_pad, pad_batch, random_offset
+from wavedil.data.sources import Clip
+from wavedil.nn import LogMelFrontend
+from wavedil.nn.checks import check_choice, check_positive_int
+
+__all__ = ["ClipDataset", "CropDataset", "collate_clips"]
+
+_LOG_FLOOR = math.log(1e-6)  # log-mel of silence, used to pad features
+
+
+class CropDataset(Dataset):
+    """Crops of ``crop_length`` samples for teacher-forced training.
+
+    Training crops start at a fresh random offset on every access; evaluation
+    crops at an offset fixed by ``seed`` and the index, so that validation
+    scores are comparable between epochs.
+
+    Args:
+        clips: decoded clips.
+        crop_length: samples per item.
+        train: random (True) or fixed (False) offsets.
+        global_label: ``"label"``, ``"speaker"`` or ``None``: which id to return as
+            ``global_cond``.
+        mel: front end computing local conditioning features, or ``None``.
+        short_clips: ``"pad"`` clips shorter than the crop with silence, or
+            ``"skip"`` them.
+        crops_per_clip: items per clip per epoch.
+        seed: offsets of evaluation crops.
+
+    Items:
+        ``{"audio": (T,), "global_cond": () long?, "local_cond": (F, T // hop)?}``
+    """
+
+    def __init__(
+        self,
+        clips: Sequence[Clip],
+        crop_length: int,
+        train: bool,
+        global_label: str | None = None,
+        mel: LogMelFrontend | None = None,
+        short_clips: str = "pad",
+        crops_per_clip: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.crop_length = check_positive_int("crop_length", crop_length)
+        self.crops_per_clip = check_positive_int("crops_per_clip", crops_per_clip)
+        check_choice("short_clips", short_clips, ("pad", "skip"))
+        if global_label is not None:
+            check_choice("global_label", global_label, ("label", "speaker"))
+            missing = [c.path for c in clips if getattr(c, global_label) is None]
+            if missing:
+                raise ValueError(
+                    f"Expected a {global_label} for every clip (global_label={global_label!r}), "
+                    f"but {len(missing)} have none, e.g. {missing[0]}."
+                )
+        self.hop = 1
+        if mel is not None:
+            self.hop = mel.hop_length
+            if crop_length % self.hop:
+                raise ValueError(
+                    f"Expected crop_length to be a multiple of the mel hop_length {self.hop}, "
+                    f"but found {crop_length}."
+                )
+        if short_clips == "skip":
+            kept = [c for c in clips if c.audio.shape[-1] >= crop_length]
+            if len(kept) < len(clips):
+                warnings.warn(
+                    f"Skipping {len(clips) - len(kept)} of {len(clips)} clips shorter than "
+                    f"crop_length={crop_length} samples (short_clips='skip').", stacklevel=2)
+            clips = kept
+        if not clips:
+            raise ValueError(
+                f"No clips of at least crop_length={crop_length} samples to crop from."
+            )
+        self.clips = list(clips)
+        self.train = train
+        self.global_label = global_label
+        self.seed = seed
+        # Features over whole clips, so crop edges see real context; frame i is centred
+        # on sample i * hop.
+        self.features: list[Tensor] | None = None
+        if mel is not None:
+            with torch.no_grad():
+                self.features = [mel(c.audio.unsqueeze(0)).features[0] for c in self.clips]
+
+    def __len__(self) -> int:
+        return len(self.clips) * self.crops_per_clip
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        clip = self.clips[index % len(self.clips)]
+        generator = None if self.train else torch.Generator().manual_seed(self.seed + index)
+        offset = random_offset(clip.audio.shape[-1], self.crop_length, generator, self.hop)
+        item = {"audio": crop_or_pad(clip.audio, offset, self.crop_length)}  # (T,)
+        if self.global_label is not None:
+            item["global_cond"] = torch.tensor(getattr(clip, self.global_label))
+        if self.features is not None:
+            feats = self.features[index % len(self.clips)]  # (F, N_clip)
+            frames = self.crop_length // self.hop
+            piece = feats[:, offset // self.hop: offset // self.hop + frames]
+            item["local_cond"] = F.pad(piece, (0, frames - piece.shape[-1]), value=_LOG_FLOOR)
+        return item
+
+
+class ClipDataset(Dataset):
+    """Whole labelled clips, capped at ``max_length`` samples.
+
+    Args:
+        clips: decoded clips with labels.
+        max_length: longer clips are cropped (randomly in training, centred
+            otherwise); ``None`` keeps whole clips.
+        train: random crops and augmentation (True) or deterministic ones.
+        augment: ``(T,) -> (T',)`` applied in training, or ``None``.
+
+    Items:
+        ``{"audio": (T,), "label": () long}``
+    """
+
+    def __init__(
+        self,
+        clips: Sequence[Clip],
+        max_length: int | None = None,
+        train: bool = False,
+        augment: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        if not clips:
+            raise ValueError("Expected at least one clip, but found an empty split.")
+        unlabelled = [c.path for c in clips if c.label is None]
+        if unlabelled:
+            raise ValueError(
+                f"Expected a label for every clip to train a classifier, but {len(unlabelled)} "
+                f"have none, e.g. {unlabelled[0]} (set the source's labels= option)."
+            )
+        self.clips = list(clips)
+        self.max_length = max_length
+        self.train = train
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        clip = self.clips[index]
+        audio = clip.audio
+        if self.max_length is not None and audio.shape[-1] > self.max_length:
+            room = audio.shape[-1] - self.max_length
+            offset = int(torch.randint(0, room + 1, ())) if self.train else room // 2
+            audio = audio[offset:offset + self.max_length]
+        if self.train and self.augment is not None:
+            audio = self.augment(audio)
+        return {"audio": audio, "label": torch.tensor(clip.label)}
+
+
+def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Tensor]:
+    """Pad clips of different lengths: ``{"audio": (B, T), "lengths": (B,), "label": (B,)}``."""
+    audio, lengths = pad_batch([item["audio"] for item in items])
+    return {"audio": audio, "lengths": lengths,
+            "label": torch.stack([item["label"] for item in items])}

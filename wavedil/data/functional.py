@@ -1,0 +1,66 @@
+"""Pure functions on audio tensors.
+
+Shape legend: B batch, C channels, T samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+import torchaudio.functional as AF
+from torch import Tensor
+
+__all__ = [
+    "crop_or_pad",
+    "pad_batch",
+    "random_offset",
+    "resample",
+    "to_mono",
+]
+
+
+def to_mono(audio: Tensor) -> Tensor:
+    """``(C, T) -> (T,)`` by averaging channels; ``(T,)`` passes through."""
+    return audio.mean(dim=0) if audio.dim() == 2 else audio
+
+
+def resample(audio: Tensor, orig_rate: int, new_rate: int) -> Tensor:
+    """Band-limited resampling along the last axis (torchaudio's sinc filter)."""
+    if orig_rate == new_rate:
+        return audio
+    return AF.resample(audio, orig_rate, new_rate)
+
+
+def random_offset(length: int, crop: int, generator: torch.Generator | None = None,
+                  multiple_of: int = 1) -> int:
+    """A uniformly drawn start for a ``crop`` out of ``length`` samples, a multiple of
+    ``multiple_of`` (0 when the clip is not longer than the crop)."""
+    room = (length - crop) // multiple_of
+    if room <= 0:
+        return 0
+    return int(torch.randint(0, room + 1, (1,), generator=generator)) * multiple_of
+
+
+def crop_or_pad(audio: Tensor, offset: int, length: int) -> Tensor:
+    """``audio[..., offset:offset + length]``, right-padded with zeros to ``length``."""
+    piece = audio[..., offset:offset + length]
+    if piece.shape[-1] < length:
+        piece = F.pad(piece, (0, length - piece.shape[-1]))
+    return piece
+
+
+def pad_batch(clips: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """Stack ``(T_i,)`` clips into ``(B, max T)`` with zero padding; also ``(B,)`` lengths.
+
+    Example:
+        >>> audio, lengths = pad_batch([torch.ones(2), torch.ones(3)])
+        >>> audio.tolist(), lengths.tolist()
+        ([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]], [2, 3])
+    """
+    lengths = torch.tensor([c.shape[-1] for c in clips])
+    batch = torch.zeros(len(clips), int(lengths.max()), dtype=clips[0].dtype)
+    for i, clip in enumerate(clips):
+        batch[i, : clip.shape[-1]] = clip
+    return batch, lengths

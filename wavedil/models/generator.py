@@ -1,0 +1,255 @@
+"""The WaveNet generator (van den Oord et al., 2016).
+
+Shape legend: B batch, T samples, N conditioning frames, ``R`` residual,
+``S`` skip channels, ``C`` output-distribution parameters.
+
+::
+
+    previous values x[<=t]
+        │  input layer (embedding, or one-hot / amplitude through a causal conv)
+        ▼
+    DilatedStack (causal) ◄── global: class id ─ Embedding
+        │                 ◄── local: mel frames ─ LocalUpsampler (to the sample rate)
+        ▼  Σ skips
+    ReLU ─ 1x1 ─ ReLU ─ 1x1
+        ▼
+    params(t) ─ OutputDistribution: nll (training), sample (generation)
+
+``forward`` is teacher forcing: given the values ``x[0..T-1]`` it returns, at
+every ``t``, the parameters of the distribution of the value that *follows*
+``x[t]``. Output ``t`` depends on ``x[t - receptive_field + 1 .. t]`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wavedil.distributions import MuLawCategorical, OutputDistribution
+from wavedil.nn import CausalConv1d, DilatedStack, LocalUpsampler, dilation_schedule
+from wavedil.nn.checks import check_choice, check_positive_int
+from wavedil.nn.conv import receptive_field_of
+from wavedil.spec import serializable
+
+__all__ = ["INPUT_ENCODINGS", "WaveNet"]
+
+INPUT_ENCODINGS = ("embedding", "onehot", "continuous")
+
+
+@serializable
+class WaveNet(nn.Module):
+    """Autoregressive WaveNet generator.
+
+    Args:
+        residual_channels: residual stream width.
+        gate_channels: width after each gate.
+        skip_channels: skip and output-head width.
+        kernel_size: taps of every dilated convolution.
+        dilations: one dilation per residual block (default: 1..512, twice).
+        output: the output distribution (default: 256-way mu-law categorical).
+        input_encoding: how previous values enter the network: ``"embedding"``
+            (a learned vector per class), ``"onehot"`` (one-hot vectors through a
+            causal conv of ``kernel_size``, the original design) or
+            ``"continuous"`` (the decoded amplitude through that causal conv).
+        global_classes: number of classes (e.g. speakers) for global conditioning
+            through a learned embedding, or ``None``.
+        global_channels: size of the global conditioning vector. With
+            ``global_classes`` it is the embedding size (default 16); without it
+            the caller passes ``(B, global_channels)`` vectors.
+        local_channels: feature channels per conditioning frame (e.g. mel bands),
+            or ``None`` for no local conditioning.
+        local_hop_length: samples per conditioning frame.
+        local_upsample: ``"repeat"`` or ``"linear"`` (see :class:`LocalUpsampler`).
+        local_hidden_channels: channels after upsampling (default: ``local_channels``).
+        dropout: dropout inside the residual blocks.
+
+    Shape:
+        - x: ``(B, T)`` long codes (``embedding``/``onehot``) or float values.
+        - local_cond: ``(B, local_channels, N)`` with ``N * local_hop_length >= T``.
+        - global_cond: ``(B,)`` class ids, or ``(B, global_channels)`` vectors.
+        - output: ``(B, C, T)`` distribution parameters.
+
+    Example:
+        >>> net = WaveNet(16, 16, 16, dilations=[1, 2, 4, 8])
+        >>> net(torch.randint(0, 256, (2, 100))).shape, net.receptive_field
+        (torch.Size([2, 256, 100]), 16)
+    """
+
+    def __init__(
+        self,
+        residual_channels: int = 64,
+        gate_channels: int = 128,
+        skip_channels: int = 128,
+        kernel_size: int = 2,
+        dilations: Sequence[int] | None = None,
+        output: OutputDistribution | None = None,
+        input_encoding: str = "embedding",
+        global_classes: int | None = None,
+        global_channels: int | None = None,
+        local_channels: int | None = None,
+        local_hop_length: int | None = None,
+        local_upsample: str = "repeat",
+        local_hidden_channels: int | None = None,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.output = output if output is not None else MuLawCategorical()
+        self.input_encoding = check_choice("input_encoding", input_encoding, INPUT_ENCODINGS)
+        if input_encoding == "continuous" and self.output.discrete:
+            raise ValueError(
+                "Expected input_encoding 'embedding' or 'onehot' for a discrete output "
+                f"distribution ({self.output!r}), but found 'continuous'."
+            )
+        if input_encoding != "continuous" and not self.output.discrete:
+            raise ValueError(
+                f"Expected input_encoding 'continuous' for a continuous output distribution "
+                f"({self.output!r}), but found {input_encoding!r}."
+            )
+        check_positive_int("residual_channels", residual_channels)
+        dilations = list(dilations) if dilations is not None else dilation_schedule(512, 2)
+
+        # -- input layer: previous values -> (B, R, T)
+        classes = getattr(self.output, "classes", None)
+        if input_encoding == "embedding":
+            self.input_layer: nn.Module = nn.Embedding(classes, residual_channels)
+        else:
+            in_channels = classes if input_encoding == "onehot" else 1
+            self.input_layer = CausalConv1d(in_channels, residual_channels, kernel_size)
+
+        # -- conditioning
+        if global_classes is not None:
+            check_positive_int("global_classes", global_classes)
+            global_channels = global_channels if global_channels is not None else 16
+            self.global_embedding: nn.Embedding | None = nn.Embedding(
+                global_classes, global_channels
+            )
+        else:
+            self.global_embedding = None
+        if global_channels is not None:
+            check_positive_int("global_channels", global_channels)
+        self.global_classes = global_classes
+        self.global_channels = global_channels
+
+        if local_channels is not None:
+            if local_hop_length is None:
+                raise ValueError(
+                    "Expected local_hop_length (samples per conditioning frame) with "
+                    f"local_channels={local_channels}, but found None."
+                )
+            local_hidden_channels = local_hidden_channels or local_channels
+            self.local_upsampler: LocalUpsampler | None = LocalUpsampler(
+                local_channels, local_hidden_channels, local_hop_length, mode=local_upsample
+            )
+        else:
+            self.local_upsampler = None
+        self.local_channels = local_channels
+
+        # -- the stack and the output head
+        self.stack = DilatedStack(
+            residual_channels,
+            gate_channels,
+            skip_channels,
+            dilations,
+            kernel_size=kernel_size,
+            causal=True,
+            global_channels=global_channels,
+            local_channels=local_hidden_channels if local_channels is not None else None,
+            dropout=dropout,
+        )
+        self.head = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv1d(skip_channels, skip_channels, 1),
+            nn.ReLU(),
+            nn.Conv1d(skip_channels, self.output.out_channels, 1),
+        )
+
+    @property
+    def receptive_field(self) -> int:
+        """Past values (the current one included) that one output depends on."""
+        first = getattr(self.input_layer, "receptive_field", 1)
+        return receptive_field_of(first, self.stack.receptive_field)
+
+    def embed_input(self, x: Tensor) -> Tensor:
+        """Previous values ``(B, T)`` -> residual stream ``(B, R, T)``."""
+        if self.input_encoding == "embedding":
+            return self.input_layer(x).transpose(1, 2)  # (B, T, R) -> (B, R, T)
+        if self.input_encoding == "onehot":
+            onehot = F.one_hot(x, self.output.out_channels).transpose(1, 2)  # (B, C, T)
+            return self.input_layer(onehot.to(self.input_layer.weight.dtype))  # (B, R, T)
+        return self.input_layer(x.unsqueeze(1))  # (B, 1, T) -> (B, R, T)
+
+    def global_vector(self, global_cond: Tensor | None) -> Tensor | None:
+        """Class ids ``(B,)`` or vectors ``(B, E)`` -> vectors ``(B, E)`` (or None)."""
+        if self.global_channels is None:
+            if global_cond is not None:
+                raise ValueError(
+                    "This WaveNet has no global conditioning (global_classes and "
+                    "global_channels are None), but global_cond was given."
+                )
+            return None
+        if global_cond is None:
+            what = (f"class ids in [0, {self.global_classes})" if self.global_embedding
+                    else f"vectors of size {self.global_channels}")
+            raise ValueError(f"Expected global_cond ({what}), but found None.")
+        if self.global_embedding is not None:
+            if global_cond.dtype.is_floating_point or global_cond.dim() != 1:
+                raise ValueError(
+                    "Expected global_cond to be class ids of shape (B,), but found "
+                    f"{global_cond.dtype} of shape {tuple(global_cond.shape)}."
+                )
+            if global_cond.numel() and (
+                global_cond.min() < 0 or global_cond.max() >= self.global_classes
+            ):
+                raise ValueError(
+                    f"Expected global class ids in [0, {self.global_classes}), but found "
+                    f"{global_cond.tolist()}."
+                )
+            return self.global_embedding(global_cond)  # (B, E)
+        return global_cond
+
+    def upsample_local(self, local_cond: Tensor | None, length: int) -> Tensor | None:
+        """Frames ``(B, F, N)`` -> sample-rate features ``(B, L, length)`` (or None)."""
+        if self.local_upsampler is None:
+            if local_cond is not None:
+                raise ValueError(
+                    "This WaveNet has no local conditioning (local_channels is None), "
+                    "but local_cond was given."
+                )
+            return None
+        shape = None if local_cond is None else tuple(local_cond.shape)
+        if shape is None or len(shape) != 3 or shape[1] != self.local_channels:
+            found = None if local_cond is None else tuple(local_cond.shape)
+            raise ValueError(
+                f"Expected local_cond of shape (B, {self.local_channels}, frames), "
+                f"but found {found}."
+            )
+        hop = self.local_upsampler.hop_length
+        if local_cond.shape[-1] * hop < length:
+            raise ValueError(
+                f"Expected at least {-(-length // hop)} conditioning frames of {hop} samples "
+                f"for {length} samples, but found {local_cond.shape[-1]} frames."
+            )
+        return self.local_upsampler(local_cond)[..., :length]  # (B, L, T)
+
+    def forward(
+        self,
+        x: Tensor,
+        local_cond: Tensor | None = None,
+        global_cond: Tensor | None = None,
+    ) -> Tensor:
+        h = self.embed_input(x)  # (B, R, T)
+        local = self.upsample_local(local_cond, x.shape[-1])  # (B, L, T) or None
+        skip = self.stack(h, local, self.global_vector(global_cond)).skip  # (B, S, T)
+        return self.head(skip)  # (B, C, T)
+
+    def shift_right(self, values: Tensor) -> Tensor:
+        """Teacher-forcing input for ``values``: silence, then all but the last.
+
+        Output ``t`` of ``forward(shift_right(v))`` then predicts ``v[t]`` from
+        ``v[<t]``, aligned with conditioning at ``t``.
+        """
+        start = torch.full_like(values[..., :1], self.output.silence())
+        return torch.cat([start, values[..., :-1]], dim=-1)  # (B, T)

@@ -1,0 +1,131 @@
+"""Dilated 1-D convolutions padded so that the output keeps the input's length.
+
+Shape legend (used in every module of ``wavedil.nn``):
+    B  batch
+    C  channels
+    T  time (samples or frames)
+
+Every module maps ``(B, C_in, T) -> (B, C_out, T)``.
+
+A *causal* convolution pads only on the left, ``(k - 1) * dilation`` zeros, so
+output ``t`` sees inputs ``t - (k - 1) * dilation .. t`` and nothing later. A
+*centred* convolution splits the same padding between both sides (the extra
+zero, when the total is odd, goes to the past), for models that may look ahead.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wavedil.nn.checks import check_positive_int
+
+__all__ = ["CausalConv1d", "DilatedConv1d"]
+
+
+class DilatedConv1d(nn.Conv1d):
+    """A 1-D convolution with zero padding that preserves length.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: taps of the filter (>= 1).
+        dilation: spacing between taps (>= 1).
+        causal: pad only on the left (True) or centre the filter (False).
+        bias: learn an additive bias.
+
+    Shape:
+        ``(B, in_channels, T) -> (B, out_channels, T)``
+
+    Example:
+        >>> import torch
+        >>> conv = DilatedConv1d(1, 4, kernel_size=2, dilation=8)
+        >>> conv(torch.zeros(3, 1, 100)).shape
+        torch.Size([3, 4, 100])
+        >>> conv.receptive_field
+        9
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int = 1,
+        causal: bool = True,
+        bias: bool = True,
+    ) -> None:
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
+        check_positive_int("kernel_size", kernel_size)
+        check_positive_int("dilation", dilation)
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
+        self.causal = causal
+        span = (kernel_size - 1) * dilation
+        # The odd zero goes to the left so that a centred filter never sees further ahead
+        # than it sees behind.
+        self.pad_left = span if causal else span - span // 2
+        self.pad_right = span - self.pad_left
+
+    @property
+    def receptive_field(self) -> int:
+        """Number of input samples that one output sample depends on."""
+        return (self.kernel_size[0] - 1) * self.dilation[0] + 1
+
+    @property
+    def lookahead(self) -> int:
+        """Number of future input samples one output sees (0 when causal)."""
+        return self.pad_right
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.pad(x, (self.pad_left, self.pad_right))  # (B, C_in, T + span)
+        return super().forward(x)  # (B, C_out, T)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", causal={self.causal}"
+
+
+class CausalConv1d(DilatedConv1d):
+    """:class:`DilatedConv1d` with left-only padding: output ``t`` sees inputs ``<= t``.
+
+    Shape:
+        ``(B, in_channels, T) -> (B, out_channels, T)``
+
+    Example:
+        >>> import torch
+        >>> conv = CausalConv1d(2, 2, kernel_size=3, dilation=4)
+        >>> x = torch.randn(1, 2, 50)
+        >>> y1 = conv(x); x[..., 30:] = 0; y2 = conv(x)
+        >>> torch.equal(y1[..., :30], y2[..., :30])
+        True
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int = 1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, dilation, causal=True, bias=bias)
+
+
+def receptive_field_of(*fields: int) -> int:
+    """Receptive field of modules applied one after another.
+
+    Each module of field ``r`` widens the view by ``r - 1`` samples.
+
+    Example:
+        >>> receptive_field_of(2, 3, 5)
+        8
+    """
+    return 1 + sum(r - 1 for r in fields)
+
+
+def pad_time(x: Tensor, length: int) -> Tensor:
+    """Right-pad (or crop) the last axis of ``x`` to ``length`` with zeros."""
+    if x.shape[-1] >= length:
+        return x[..., :length]
+    return F.pad(x, (0, length - x.shape[-1]))
+

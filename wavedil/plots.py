@@ -1,0 +1,99 @@
+"""PNG pictures: waveforms with spectrograms, training curves, confusion matrices.
+
+Matplotlib is driven through its non-interactive Agg backend; every function
+writes one PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from torch import Tensor
+
+__all__ = ["plot_confusion_matrix", "plot_curves", "plot_waveform"]
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_waveform(audio: Tensor, sample_rate: int, path: str | os.PathLike,
+                  title: str = "") -> Path:
+    """Waveform (top) and log-power spectrogram (bottom) of a ``(T,)`` clip."""
+    x = audio.detach().cpu().float().numpy()
+    t = np.arange(len(x)) / sample_rate
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    top.plot(t, x, linewidth=0.5)
+    top.set_ylabel("amplitude")
+    top.set_ylim(-1.05, 1.05)
+    top.set_title(title)
+    nfft = min(256, max(16, len(x) // 4))
+    bottom.specgram(x + 1e-9, NFFT=nfft, Fs=sample_rate, noverlap=nfft * 3 // 4, cmap="magma")
+    bottom.set_ylabel("Hz")
+    bottom.set_xlabel("seconds")
+    return _save(fig, path)
+
+
+def plot_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike) -> Path | None:
+    """Plot every ``train/*`` and ``val/*`` column of a Lightning CSVLogger file against
+    step, one panel per metric name (loss, bits_per_sample, accuracy)."""
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return None
+    names = sorted({k.split("/", 1)[1] for k in rows[0] if k.startswith(("train/", "val/"))
+                    and not k.endswith("_epoch")})
+    names = [n.removesuffix("_step") for n in names]
+    names = sorted(set(names))
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for stage in ("train", "val"):
+            for key in (f"{stage}/{name}", f"{stage}/{name}_step"):
+                points = [(int(r["step"]), float(r[key])) for r in rows
+                          if r.get(key) not in (None, "")]
+                if points:
+                    steps, values = zip(*points)
+                    ax.plot(steps, values, marker="o" if stage == "val" else None,
+                            markersize=3, label=stage)
+                    break
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str],
+                          path: str | os.PathLike, title: str = "") -> Path:
+    """Row-normalised confusion matrix (rows: true class, columns: predicted) with counts."""
+    matrix = np.asarray(matrix)
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.5 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in ticks:
+        for j in ticks:
+            if matrix[i, j]:
+                ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
+                        color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_title(title)
+    return _save(fig, path)

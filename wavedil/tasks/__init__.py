@@ -1,0 +1,7 @@
+"""LightningModules: the training tasks (the models live in wavedil.models)."""
+
+from wavedil.tasks.base import CHECKPOINT_KEY, Task
+from wavedil.tasks.classification import ClassificationTask
+from wavedil.tasks.generation import GenerationTask
+
+__all__ = ["CHECKPOINT_KEY", "ClassificationTask", "GenerationTask", "Task"]

@@ -1,0 +1,45 @@
+"""Teacher-forced training of the generator: negative log-likelihood per sample.
+
+Batches: ``{"audio": (B, T), "global_cond": (B,)?, "local_cond": (B, F, N)?}``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from wavedil.models import WaveNet
+from wavedil.tasks.base import Task
+
+__all__ = ["GenerationTask"]
+
+
+class GenerationTask(Task):
+    """Train a :class:`~wavedil.models.WaveNet`; logs ``{stage}/loss`` (nats) and
+    ``{stage}/bits_per_sample`` for train, val and test."""
+
+    kind = "generator"
+    model: WaveNet
+
+    def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        target = self.model.output.encode(batch["audio"])  # (B, T)
+        params = self.model(
+            self.model.shift_right(target), batch.get("local_cond"), batch.get("global_cond")
+        )  # (B, C, T)
+        loss = self.model.output.nll(params, target).mean()
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step,
+                 sync_dist=not on_step, batch_size=target.shape[0])
+        self.log(f"{stage}/bits_per_sample", loss / math.log(2), on_step=on_step,
+                 on_epoch=not on_step, sync_dist=not on_step, batch_size=target.shape[0])
+        return loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self.step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self.step(batch, "test")
