@@ -35,9 +35,11 @@ def gumbel_argmax(
         raise ValueError(f"Expected temperature >= 0, but found {temperature}.")
     if temperature == 0:
         return logits.argmax(dim=1)
-    u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
-    gumbel = -torch.log(-torch.log(u.clamp_(min=torch.finfo(u.dtype).tiny)))
-    return (logits / temperature + gumbel).argmax(dim=1)
+    # -log(E) with E ~ Exp(1) is standard Gumbel noise; E is floored so that log stays finite.
+    e = torch.empty_like(logits).exponential_(generator=generator)
+    log_e = e.clamp_(min=torch.finfo(e.dtype).tiny).log_()
+    scaled = logits if temperature == 1.0 else logits / temperature
+    return (scaled - log_e).argmax(dim=1)
 
 
 @serializable

@@ -23,6 +23,7 @@ every ``t``, the parameters of the distribution of the value that *follows*
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -30,13 +31,32 @@ from torch import Tensor, nn
 
 from wavedil.distributions import MuLawCategorical, OutputDistribution
 from wavedil.nn import CausalConv1d, DilatedStack, LocalUpsampler, dilation_schedule
+from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_choice, check_positive_int
 from wavedil.nn.conv import receptive_field_of
 from wavedil.spec import serializable
 
-__all__ = ["INPUT_ENCODINGS", "WaveNet"]
+__all__ = ["INPUT_ENCODINGS", "WaveNet", "WaveNetState"]
 
 INPUT_ENCODINGS = ("embedding", "onehot", "continuous")
+
+
+class WaveNetState(NamedTuple):
+    """The generator's streaming cache (see :meth:`WaveNet.init_state`).
+
+    Attributes:
+        input: history of the input conv (``onehot`` and ``continuous`` encodings),
+            or ``None`` for an embedding.
+        stack: one ring buffer per residual block.
+    """
+
+    input: RingBuffer | None
+    stack: list[RingBuffer]
+
+    @property
+    def index(self) -> int:
+        """Steps taken so far."""
+        return self.stack[0].index
 
 
 @serializable
@@ -176,10 +196,14 @@ class WaveNet(nn.Module):
         """Previous values ``(B, T)`` -> residual stream ``(B, R, T)``."""
         if self.input_encoding == "embedding":
             return self.input_layer(x).transpose(1, 2)  # (B, T, R) -> (B, R, T)
+        return self.input_layer(self._conv_input(x))  # (B, R, T)
+
+    def _conv_input(self, x: Tensor) -> Tensor:
+        """Values ``(B, T)`` -> what the input conv reads: one-hot ``(B, C, T)`` or ``(B, 1, T)``."""
+        dtype = self.input_layer.weight.dtype
         if self.input_encoding == "onehot":
-            onehot = F.one_hot(x, self.output.out_channels).transpose(1, 2)  # (B, C, T)
-            return self.input_layer(onehot.to(self.input_layer.weight.dtype))  # (B, R, T)
-        return self.input_layer(x.unsqueeze(1))  # (B, 1, T) -> (B, R, T)
+            return F.one_hot(x, self.output.out_channels).transpose(1, 2).to(dtype)
+        return x.unsqueeze(1).to(dtype)
 
     def global_vector(self, global_cond: Tensor | None) -> Tensor | None:
         """Class ids ``(B,)`` or vectors ``(B, E)`` -> vectors ``(B, E)`` (or None)."""
@@ -240,10 +264,53 @@ class WaveNet(nn.Module):
         local_cond: Tensor | None = None,
         global_cond: Tensor | None = None,
     ) -> Tensor:
-        h = self.embed_input(x)  # (B, R, T)
         local = self.upsample_local(local_cond, x.shape[-1])  # (B, L, T) or None
-        skip = self.stack(h, local, self.global_vector(global_cond)).skip  # (B, S, T)
+        return self.forward_prepared(x, local, self.global_vector(global_cond))
+
+    def forward_prepared(
+        self, x: Tensor, local: Tensor | None, global_vector: Tensor | None
+    ) -> Tensor:
+        """``forward`` with conditioning already prepared: ``local`` ``(B, L, T)`` from
+        :meth:`upsample_local`, ``global_vector`` ``(B, E)`` from :meth:`global_vector`."""
+        h = self.embed_input(x)  # (B, R, T)
+        skip = self.stack(h, local, global_vector).skip  # (B, S, T)
         return self.head(skip)  # (B, C, T)
+
+    # -- streaming (one sample at a time) ------------------------------------------------
+
+    def init_state(self, batch: int, device: torch.device | str | None = None,
+                   dtype: torch.dtype | None = None) -> WaveNetState:
+        """Empty histories for :meth:`step`, as if the sequence were preceded by the
+        zero padding that ``forward`` uses."""
+        dtype = dtype or self.head[1].weight.dtype
+        device = device or self.head[1].weight.device
+        first = (None if self.input_encoding == "embedding"
+                 else self.input_layer.init_cache(batch, device, dtype))
+        return WaveNetState(first, self.stack.init_cache(batch, device, dtype))
+
+    def step(
+        self,
+        x: Tensor,
+        state: WaveNetState,
+        local: Tensor | None = None,
+        global_vector: Tensor | None = None,
+    ) -> tuple[Tensor, WaveNetState]:
+        """One step of ``forward``: the parameters at step ``t = state.index``.
+
+        Conditioning is given already prepared: ``local`` is the step's column of
+        :meth:`upsample_local` and ``global_vector`` the output of :meth:`global_vector`
+        (both computed once per sequence, not per step).
+
+        Shape:
+            ``x (B, 1), local (B, L, 1)?, global_vector (B, E)? -> (B, C, 1), state``
+        """
+        if self.input_encoding == "embedding":
+            h = self.input_layer(x).transpose(1, 2)  # (B, R, 1)
+            first = None
+        else:
+            h, first = self.input_layer.step(self._conv_input(x), state.input)  # (B, R, 1)
+        out, stack = self.stack.step(h, state.stack, local, global_vector)
+        return self.head(out.skip), WaveNetState(first, stack)  # (B, C, 1)
 
     def shift_right(self, values: Tensor) -> Tensor:
         """Teacher-forcing input for ``values``: silence, then all but the last.

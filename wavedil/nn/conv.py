@@ -15,9 +15,11 @@ zero, when the total is odd, goes to the past), for models that may look ahead.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_positive_int
 
 __all__ = ["CausalConv1d", "DilatedConv1d"]
@@ -83,6 +85,31 @@ class DilatedConv1d(nn.Conv1d):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", causal={self.causal}"
+
+    # -- streaming (one step at a time) ------------------------------------------------
+
+    def init_cache(self, batch: int, device: torch.device | str | None = None,
+                   dtype: torch.dtype | None = None) -> RingBuffer:
+        """Empty history for :meth:`step`: a ring of ``(k - 1) * dilation`` past inputs."""
+        if not self.causal:
+            raise ValueError("Only a causal convolution can run step by step (causal=False).")
+        span = (self.kernel_size[0] - 1) * self.dilation[0]
+        return RingBuffer.zeros(batch, self.in_channels, span, device,
+                                dtype or self.weight.dtype)
+
+    def step(self, x: Tensor, cache: RingBuffer) -> tuple[Tensor, RingBuffer]:
+        """One output step from one input step and the history.
+
+        Equal to ``forward`` at step ``t = cache.index`` of the sequence pushed so far.
+
+        Shape:
+            ``(B, C_in, 1), cache -> (B, C_out, 1), cache``
+        """
+        k, d = self.kernel_size[0], self.dilation[0]
+        past = cache.read([(k - 1 - i) * d for i in range(k - 1)])  # oldest first
+        window = torch.cat([*past, x], dim=-1)  # (B, C_in, k): the taps, undilated
+        y = F.conv1d(window, self.weight, self.bias)  # (B, C_out, 1)
+        return y, cache.push(x)
 
 
 class CausalConv1d(DilatedConv1d):

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_positive_int
 from wavedil.nn.conv import DilatedConv1d
 
@@ -129,6 +130,25 @@ class ResidualBlock(nn.Module):
         filt, gate = h.chunk(2, dim=1)  # 2 x (B, G, T)
         z = self.dropout(torch.tanh(filt) * torch.sigmoid(gate))  # (B, G, T)
         return BlockOutput(residual=x + self.residual_proj(z), skip=self.skip_proj(z))
+
+    def step(
+        self,
+        x: Tensor,
+        cache: RingBuffer,
+        local_cond: Tensor | None = None,
+        global_cond: Tensor | None = None,
+    ) -> tuple[BlockOutput, RingBuffer]:
+        """One step of :meth:`forward` (causal blocks only).
+
+        Shape:
+            ``x (B, R, 1), local_cond (B, L, 1)?, global_cond (B, E)? ->
+            (BlockOutput((B, R, 1), (B, S, 1)), cache)``
+        """
+        h, cache = self.conv.step(x, cache)  # (B, 2G, 1)
+        h = h + self.condition(local_cond, global_cond)
+        filt, gate = h.chunk(2, dim=1)  # 2 x (B, G, 1)
+        z = torch.tanh(filt) * torch.sigmoid(gate)  # (B, G, 1)
+        return BlockOutput(x + self.residual_proj(z), self.skip_proj(z)), cache
 
     def condition(self, local_cond: Tensor | None, global_cond: Tensor | None) -> Tensor | float:
         """The conditioning term added inside the gate, ``(B, 2G, T)``, ``(B, 2G, 1)`` or 0."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
+from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_dilations, check_positive_int
 from wavedil.nn.conv import receptive_field_of
 from wavedil.nn.residual import ResidualBlock
@@ -129,3 +131,29 @@ class DilatedStack(nn.Module):
             skip = skip + s
         assert isinstance(skip, Tensor)
         return StackOutput(residual=x, skip=skip)
+
+    def init_cache(self, batch: int, device: torch.device | str | None = None,
+                   dtype: torch.dtype | None = None) -> list[RingBuffer]:
+        """One empty ring buffer per block, for :meth:`step`."""
+        return [block.conv.init_cache(batch, device, dtype) for block in self.blocks]
+
+    def step(
+        self,
+        x: Tensor,
+        cache: list[RingBuffer],
+        local_cond: Tensor | None = None,
+        global_cond: Tensor | None = None,
+    ) -> tuple[StackOutput, list[RingBuffer]]:
+        """One step of :meth:`forward`: O(blocks) work, whatever the receptive field.
+
+        Shape:
+            ``(B, R, 1) -> StackOutput((B, R, 1), (B, S, 1))``
+        """
+        skip: Tensor | float = 0.0
+        new_cache = []
+        for block, ring in zip(self.blocks, cache, strict=True):
+            (x, s), ring = block.step(x, ring, local_cond, global_cond)
+            skip = skip + s
+            new_cache.append(ring)
+        assert isinstance(skip, Tensor)
+        return StackOutput(residual=x, skip=skip), new_cache

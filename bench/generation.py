@@ -1,0 +1,160 @@
+"""Generation speed: cached-queue steppers against the naive reference.
+
+Prints one JSON line per (config, batch, device):
+
+    python bench/generation.py                 # SMALL and MEDIUM, batch 1 and 16, CPU, 2 threads
+    python bench/generation.py --quick         # fewer steps and repeats (a smoke run)
+    python bench/generation.py --device cuda --batches 1 16 256
+
+Configs (random weights; speed does not depend on training):
+    SMALL  = 2 cycles of 1..512 (20 layers), 64 residual / 128 gate / 128 skip, kernel 2
+    MEDIUM = 4 cycles of 1..32 (24 layers), 128 residual / 256 gate / 128 skip, kernel 3
+
+Methods are timed side by side in one process, round-robin over ``--repeats``
+rounds, and each figure is the median over rounds (the machine drifts between
+runs, so ratios measured together are the reliable numbers). Peak memory is
+measured per method from just before its stepper is built: on CPU from the
+profiler's allocation records (live tensor bytes), on GPU with
+``torch.cuda.max_memory_allocated``. ``peak`` covers building the stepper (the
+fast path re-lays the weights out), the cache and one step's working memory
+(for the naive path, a forward over a full receptive field); ``held`` is what
+stays allocated between steps. The naive window is pre-filled to the receptive
+field so that it is timed and measured in its steady state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from wavedil.inference import NaiveStepper, make_stepper
+from wavedil.models import WaveNet, wavenet_medium, wavenet_small
+
+CONFIGS = {"SMALL": wavenet_small, "MEDIUM": wavenet_medium}
+METHODS = ("fast", "cached", "naive")
+# steps per timed round, by method (the naive path is thousands of times slower per step)
+STEPS = {"fast": 300, "cached": 60, "naive": 6}
+
+
+def build(config: str, device: str) -> WaveNet:
+    torch.manual_seed(0)
+    return CONFIGS[config]().eval().to(device)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_steps(stepper, batch: int, steps: int, device: str) -> float:
+    """Seconds per step over ``steps`` steps (feeding back a fixed value)."""
+    x = torch.full((batch,), 128, device=device)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        stepper(x)
+    _sync(device)
+    return (time.perf_counter() - start) / steps
+
+
+def measure_speed(config: str, batch: int, device: str, repeats: int, scale: float) -> dict:
+    model = build(config, device)
+    steppers = {m: steady(make_stepper(m, model, batch), model, batch, device) for m in METHODS}
+    for m, stepper in steppers.items():  # warm-up (allocations, caches, lazy init)
+        time_steps(stepper, batch, max(2, STEPS[m] // 10), device)
+    per_step: dict[str, list[float]] = {m: [] for m in METHODS}
+    for _ in range(repeats):
+        for m in METHODS:
+            steps = max(2, int(STEPS[m] * scale))
+            per_step[m].append(time_steps(steppers[m], batch, steps, device))
+    median = {m: statistics.median(v) for m, v in per_step.items()}
+    return {
+        "config": config,
+        "layers": len(model.stack),
+        "receptive_field": model.receptive_field,
+        "batch": batch,
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "samples_per_s": {m: round(batch / median[m], 1) for m in METHODS},
+        "ratio_fast_vs_naive": round(median["naive"] / median["fast"], 1),
+        "ratio_cached_vs_naive": round(median["naive"] / median["cached"], 1),
+        "ms_per_step": {m: round(1000 * median[m], 3) for m in METHODS},
+        "spread_pct": {m: round(100 * (max(v) - min(v)) / statistics.median(v))
+                       for m, v in per_step.items()},
+        "repeats": repeats,
+    }
+
+
+def steady(stepper, model: WaveNet, batch: int, device: str):
+    """Put a stepper in its steady state. Only the naive path needs it: its window
+    grows to the receptive field over the first steps, so it is filled up front."""
+    if isinstance(stepper, NaiveStepper):
+        x = torch.full((batch,), 128, device=device)
+        stepper.inputs = [x] * model.receptive_field
+        stepper.t = model.receptive_field
+    return stepper
+
+
+def measure_memory(model: WaveNet, batch: int, device: str, method: str) -> dict:
+    """Peak and held memory (MB) of building ``method``'s stepper and taking steps.
+
+    CPU: the profiler's allocation records, summed in time order (live tensor bytes).
+    GPU: ``torch.cuda.max_memory_allocated`` above what was allocated before.
+    """
+    def run():
+        stepper = steady(make_stepper(method, model, batch), model, batch, device)
+        time_steps(stepper, batch, 3, device)
+        return stepper
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        keep = run()
+        held = torch.cuda.memory_allocated() - base
+        peak = torch.cuda.max_memory_allocated() - base
+        del keep
+    else:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            keep = run()
+        del keep
+        total = peak = 0
+        for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+            total += event.self_cpu_memory_usage  # + allocations, - frees
+            peak = max(peak, total)
+        held = total
+    return {"peak": round(peak / 2**20, 2), "held": round(held / 2**20, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 16])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    parser.add_argument("--no-memory", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    repeats, scale = (2, 0.3) if args.quick else (args.repeats, 1.0)
+    for config in args.configs:
+        for batch in args.batches:
+            with torch.inference_mode():
+                row = measure_speed(config, batch, args.device, repeats, scale)
+                if not args.no_memory:
+                    model = build(config, args.device)
+                    memory = {m: measure_memory(model, batch, args.device, m) for m in METHODS}
+                    row["peak_mem_mb"] = {m: v["peak"] for m, v in memory.items()}
+                    row["held_mem_mb"] = {m: v["held"] for m, v in memory.items()}
+            print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

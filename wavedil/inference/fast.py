@@ -1,0 +1,252 @@
+"""Fast WaveNet step: the cached-queue algorithm with weights laid out for few ops.
+
+Shape legend: B batch, R residual, G gate, S skip channels, N layers, k kernel
+size, C output channels, H history slots (``sum_l (k - 1) d_l``).
+
+Per sample, :meth:`WaveNet.step` walks the modules (about 15 small ops per
+layer). Here the same arithmetic is regrouped, exact up to float rounding:
+
+1. **Every layer's past taps at once.** Layer ``l`` at step ``t`` needs
+   ``x_l[t - j d_l]`` for ``j = 1 .. k - 1``; all of them were computed at earlier
+   steps, so one ``index_select`` gathers them from a single history tensor
+   (a ring buffer per layer, laid end to end) and one batched matmul applies
+   their weights, biases and conditioning for all ``N`` layers.
+2. **Four ops per layer** on preallocated buffers: ``h = P_l + x_l W_now``, one
+   ``sigmoid`` over both halves, the gate as one ``addcmul``, and
+   ``[x; s] += z [W_res | W_skip]`` (residual and skip projections as one matmul).
+   The gate uses ``tanh(a) = 1 - 2 sigmoid(-2a)``, so
+   ``tanh(a) sigmoid(b) = sigmoid(b) - 2 sigmoid(-2a) sigmoid(b)``; the factor -2 is
+   folded into the filter rows of the weights (exact: a power of two). ATen's
+   ``tanh`` also costs several times its ``sigmoid`` on small tensors.
+3. **Biases folded away.** The residual biases accumulate along the stack; we
+   carry ``x_l - c_l`` (``c_l`` the sum of the biases of earlier layers) and fold
+   ``c_l`` into each layer's constant term, and the summed skip biases into the
+   head, so no per-layer add remains.
+4. **One write** puts every layer's input back into its ring (``index_copy_``).
+
+The work per sample is O(layers), independent of the receptive field.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from wavedil.models.generator import WaveNet
+from wavedil.nn.residual import ResidualBlock
+
+__all__ = ["FastStepper"]
+
+_MAX_TABLE_PERIOD = 1 << 14
+
+
+class FastStepper:
+    """Stateful one-sample-at-a-time evaluation of a :class:`WaveNet`.
+
+    Args:
+        model: the generator (its weights are copied; later changes are not seen).
+        batch: independent streams ``B``.
+        global_vector: ``(B, E)`` from :meth:`WaveNet.global_vector`, or ``None``.
+        local: ``(B, L, T)`` from :meth:`WaveNet.upsample_local` (T >= steps to
+            take), or ``None``.
+        chunk: steps of local conditioning projected per matmul.
+
+    Call it with the values at step ``t`` (``(B,)``) to get the parameters of the
+    distribution at ``t`` (``(B, C)``), like column ``t`` of ``model.forward``.
+
+    Example:
+        >>> from wavedil.models import wavenet_tiny
+        >>> net = wavenet_tiny().eval()
+        >>> step = FastStepper(net, batch=2)
+        >>> step(torch.tensor([128, 128])).shape
+        torch.Size([2, 256])
+    """
+
+    @torch.no_grad()
+    def __init__(
+        self,
+        model: WaveNet,
+        batch: int,
+        global_vector: Tensor | None = None,
+        local: Tensor | None = None,
+        chunk: int = 256,
+    ) -> None:
+        blocks = list(model.stack.blocks)
+        if not all(type(b) is ResidualBlock and b.causal for b in blocks):
+            raise ValueError("FastStepper handles causal ResidualBlocks only; use method='cached'.")
+        kernels = {b.conv.kernel_size[0] for b in blocks}
+        if len(kernels) != 1:
+            raise ValueError(f"Expected one kernel size across blocks, but found {sorted(kernels)}.")
+        first = model.head[1].weight
+        self.device, self.dtype = first.device, first.dtype
+        self.model = model
+        self.batch = batch
+        k = self.kernel_size = kernels.pop()
+        n = self.num_layers = len(blocks)
+        r = self.residual_channels = blocks[0].conv.in_channels
+        g = self.gate_channels = blocks[0].gate_channels
+        s = blocks[0].skip_proj.out_channels
+        dilations = [b.conv.dilation[0] for b in blocks]
+        taps = k - 1
+        dev = dict(device=self.device, dtype=self.dtype)
+
+        # -- weights, transposed for row-vector products x @ W
+        w = torch.stack([b.conv.weight for b in blocks])  # (N, 2G, R, k)
+        self.w_now = w[..., k - 1].transpose(1, 2).contiguous()  # (N, R, 2G)
+        # tap i of the conv reads x[t - (k - 1 - i) d]: delay j = 1 .. k-1 is tap k-1-j
+        w_past = torch.stack([w[..., k - 1 - j] for j in range(1, k)], dim=1)  # (N, k-1, 2G, R)
+        self.w_past = w_past.transpose(2, 3).reshape(n * taps, r, 2 * g).contiguous()
+        w_rs = torch.cat([torch.stack([b.residual_proj.weight[..., 0] for b in blocks]),
+                          torch.stack([b.skip_proj.weight[..., 0] for b in blocks])], dim=1)
+        self.w_rs = w_rs.transpose(1, 2).contiguous()  # (N, G, R + S)
+        b_res = torch.stack([b.residual_proj.bias for b in blocks])  # (N, R)
+        b_skip = torch.stack([b.skip_proj.bias for b in blocks])  # (N, S)
+
+        # -- bias folding: carry x_l - c_l, with c_l the residual biases of layers < l
+        offsets = torch.cat([torch.zeros(1, r, **dev), b_res.cumsum(0)[:-1]])  # (N, R) = c_l
+        self.skip_bias = b_skip.sum(0)  # (S,): added once, before the head
+        conv_bias = torch.stack([b.conv.bias for b in blocks])  # (N, 2G)
+        taps_sum = self.w_now + w_past.transpose(2, 3).sum(1)  # (N, R, 2G)
+        constant = conv_bias + torch.einsum("nr,nrg->ng", offsets, taps_sum)  # (N, 2G)
+        bias = constant.unsqueeze(1).expand(n, batch, 2 * g)  # (N, B, 2G)
+        if global_vector is not None:
+            w_g = torch.stack([b.global_proj.weight for b in blocks])  # (N, 2G, E)
+            bias = bias + torch.einsum("be,nge->nbg", global_vector.to(**dev), w_g)
+        self.bias = bias.contiguous()
+        # tanh(a) = 1 - 2 sigmoid(-2a): scale the filter half of everything making a by -2
+        filter_rows = slice(0, g)
+        for t in (self.w_now, self.w_past):
+            t[..., filter_rows] *= -2
+        self.bias[..., filter_rows] *= -2
+
+        # -- local conditioning: all layers' projections stacked, applied per chunk
+        self.local = local
+        self.chunk = chunk
+        self.w_local = None
+        if local is not None:
+            w_l = torch.stack([b.local_proj.weight[..., 0] for b in blocks])  # (N, 2G, L)
+            w_l = w_l.clone()
+            w_l[:, filter_rows] *= -2
+            self.w_local = w_l.reshape(n * 2 * g, -1).t().contiguous()  # (L, N * 2G)
+        self._local_chunk: Tensor | None = None
+        self._local_start = 0
+
+        # -- histories: layer l owns slots [start_l, start_l + (k-1) d_l), x[s] at s mod size
+        sizes = [taps * d for d in dilations]
+        starts = [0, *torch.tensor(sizes).cumsum(0).tolist()[:-1]]
+        history = torch.zeros(sum(sizes), batch, r, **dev)  # (H, B, R)
+        for layer, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+            history[start:start + size] = -offsets[layer]  # true zeros, in carried units
+        self.history = history
+        self._sizes, self._starts, self._dilations = sizes, starts, dilations
+        self._period = math.lcm(*sizes) if sizes else 1
+        if self._period <= _MAX_TABLE_PERIOD:  # index rows per t mod period: no index math
+            self._read_rows = [self._read_index(t) for t in range(self._period)]
+            self._write_rows = [self._write_index(t) for t in range(self._period)]
+
+        # -- preallocated per-step buffers and their per-layer views
+        self.embedding = (model.input_layer.weight.detach()
+                          if model.input_encoding == "embedding" else None)
+        self.input_cache = None if self.embedding is not None else model.input_layer.init_cache(
+            batch, self.device, self.dtype)
+        self.carried = torch.zeros(n + 1, batch, r + s, **dev)  # [x_l - c_l ; skip sum so far]
+        self.past = torch.empty(n, batch, 2 * g, **dev)
+        self._past_taps = torch.empty(n * taps, batch, 2 * g, **dev)
+        self._bias_step = torch.empty(n, batch, 2 * g, **dev)
+        self.h = torch.empty(n, batch, 2 * g, **dev)
+        self.z = torch.empty(n, batch, g, **dev)
+        self._views = [
+            (self.past[i], self.carried[i, :, :r], self.w_now[i], self.h[i],
+             self.h[i, :, :g], self.h[i, :, g:], self.z[i], self.w_rs[i],
+             self.carried[i], self.carried[i + 1])
+            for i in range(n)
+        ]
+        head = model.head
+        self.head_w1 = head[1].weight[..., 0].t().contiguous()
+        self.head_w2 = head[3].weight[..., 0].t().contiguous()
+        self.head_b1, self.head_b2 = head[1].bias.detach(), head[3].bias.detach()
+        self.skip_slice = self.carried[n, :, r:]
+        self._first_input = self.carried[0, :, :r]  # (B, R) view
+        self._layer_inputs = self.carried[:-1, :, :r]  # (N, B, R) view
+        self._embedded = torch.empty(batch, r, **dev)
+        self.t = 0
+
+    # -- ring indices --------------------------------------------------------------------
+
+    def _read_index(self, t: int) -> Tensor:
+        """History slots of x_l[t - j d_l], ordered (layer, j)."""
+        return torch.tensor([
+            start + (t - j * d) % size
+            for start, size, d in zip(self._starts, self._sizes, self._dilations, strict=True)
+            for j in range(1, self.kernel_size)
+        ], dtype=torch.long, device=self.device)
+
+    def _write_index(self, t: int) -> Tensor:
+        """History slot of x_l[t] for each layer."""
+        return torch.tensor([start + t % size for start, size in zip(self._starts, self._sizes,
+                                                                       strict=True)],
+                            dtype=torch.long, device=self.device)
+
+    # -- one step --------------------------------------------------------------------------
+
+    def _step_bias(self, t: int) -> Tensor:
+        if self.local is None:
+            return self.bias
+        chunk = self._local_chunk
+        if chunk is None or not 0 <= t - self._local_start < chunk.shape[0]:
+            self._local_start = t
+            window = self.local[..., t:t + self.chunk].permute(2, 0, 1)  # (c, B, L)
+            projected = window.to(self.dtype) @ self.w_local  # (c, B, N * 2G)
+            c = projected.shape[0]
+            self._local_chunk = projected.view(c, self.batch, self.num_layers, -1).transpose(1, 2)
+        assert self._local_chunk is not None
+        return torch.add(self.bias, self._local_chunk[t - self._local_start], out=self._bias_step)
+
+    @torch.no_grad()
+    def __call__(self, x: Tensor) -> Tensor:
+        t = self.t
+        if self.local is not None and t >= self.local.shape[-1]:
+            raise ValueError(
+                f"Local conditioning covers {self.local.shape[-1]} steps; step {t} asked for more."
+            )
+        # input layer -> carried[0] = [x_0 ; 0]
+        if self.embedding is not None:
+            self._first_input.copy_(torch.index_select(self.embedding, 0, x, out=self._embedded))
+        else:
+            h0, self.input_cache = self.model.input_layer.step(
+                self.model._conv_input(x.unsqueeze(-1)), self.input_cache)
+            self._first_input.copy_(h0[..., 0])
+
+        # all layers' past taps in one gather and one batched matmul
+        if self._period <= _MAX_TABLE_PERIOD:
+            read, write = self._read_rows[t % self._period], self._write_rows[t % self._period]
+        else:
+            read, write = self._read_index(t), self._write_index(t)
+        bias = self._step_bias(t)
+        if self.kernel_size == 1:
+            self.past.copy_(bias)
+        elif self.kernel_size == 2:
+            torch.baddbmm(bias, self.history.index_select(0, read), self.w_past, out=self.past)
+        else:
+            torch.bmm(self.history.index_select(0, read), self.w_past, out=self._past_taps)
+            taps = self._past_taps.view(self.num_layers, self.kernel_size - 1, self.batch, -1)
+            torch.sum(taps, dim=1, out=self.past)
+            self.past.add_(bias)
+
+        # the layers: four ops each, no allocation
+        for past, x_l, w_now, h, filt, gate, z, w_rs, carried, carried_next in self._views:
+            torch.addmm(past, x_l, w_now, out=h)  # [-2a | b]
+            torch.sigmoid_(h)  # [sigmoid(-2a) | sigmoid(b)]
+            torch.addcmul(gate, filt, gate, value=-2.0, out=z)  # = tanh(a) sigmoid(b)
+            torch.addmm(carried, z, w_rs, out=carried_next)
+
+        # every layer's input goes into its ring
+        self.history.index_copy_(0, write, self._layer_inputs)
+        self.t = t + 1
+
+        skip = F.relu(self.skip_slice + self.skip_bias)  # (B, S)
+        hidden = F.relu(torch.addmm(self.head_b1, skip, self.head_w1))
+        return torch.addmm(self.head_b2, hidden, self.head_w2)  # (B, C)

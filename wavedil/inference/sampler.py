@@ -1,0 +1,187 @@
+"""Autoregressive sampling from a :class:`~wavedil.models.WaveNet`.
+
+Shape legend: B batch (independent streams), T samples, C distribution
+parameters, F conditioning features per frame, L upsampled local channels.
+
+Three steppers compute the same numbers, the distribution parameters at the
+next step, and differ only in cost per sample:
+
+* ``"fast"`` (:class:`~wavedil.inference.fast.FastStepper`): cached queues with
+  fused weights; O(layers) per sample, few large ops.
+* ``"cached"`` (:class:`CachedStepper`): cached queues through each module's
+  ``step``; O(layers) per sample; works for any causal block.
+* ``"naive"`` (:class:`NaiveStepper`): the reference; re-runs ``forward`` over the
+  last ``receptive_field`` inputs; O(receptive field) per sample.
+
+Sampling draws from the distribution with a seeded ``torch.Generator``; the
+steppers consume the random numbers identically, so the same seed gives the
+same audio whichever stepper runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from wavedil.inference.fast import FastStepper
+from wavedil.models.generator import WaveNet
+from wavedil.nn.checks import check_choice, check_positive_int
+
+__all__ = ["METHODS", "CachedStepper", "Generation", "NaiveStepper", "generate", "make_stepper"]
+
+METHODS = ("fast", "cached", "naive")
+
+Stepper = Callable[[Tensor], Tensor]
+
+
+class Generation(NamedTuple):
+    """What :func:`generate` returns.
+
+    Attributes:
+        values: generated values ``(B, T)`` (mu-law codes for a categorical output).
+        audio: the same decoded to ``(B, T)`` floats in [-1, 1].
+        seconds: wall time of the sampling loop.
+    """
+
+    values: Tensor
+    audio: Tensor
+    seconds: float
+
+
+class CachedStepper:
+    """Cached queues through :meth:`WaveNet.step` (one ring buffer per block).
+
+    Args:
+        model: the generator.
+        batch: streams.
+        global_vector: ``(B, E)`` or ``None``.
+        local: upsampled local conditioning ``(B, L, T)`` or ``None``.
+    """
+
+    def __init__(self, model: WaveNet, batch: int, global_vector: Tensor | None = None,
+                 local: Tensor | None = None) -> None:
+        self.model, self.global_vector, self.local = model, global_vector, local
+        self.state = model.init_state(batch)
+
+    @torch.no_grad()
+    def __call__(self, x: Tensor) -> Tensor:
+        t = self.state.index
+        local = None if self.local is None else self.local[..., t:t + 1]  # (B, L, 1)
+        params, self.state = self.model.step(x.unsqueeze(-1), self.state, local,
+                                             self.global_vector)
+        return params[..., 0]  # (B, C)
+
+
+class NaiveStepper:
+    """Reference: ``forward`` over the last ``receptive_field`` inputs, every step."""
+
+    def __init__(self, model: WaveNet, batch: int, global_vector: Tensor | None = None,
+                 local: Tensor | None = None) -> None:
+        self.model, self.global_vector, self.local = model, global_vector, local
+        self.inputs: list[Tensor] = []  # the last receptive_field inputs
+        self.t = 0
+
+    @torch.no_grad()
+    def __call__(self, x: Tensor) -> Tensor:
+        self.inputs.append(x)
+        if len(self.inputs) > self.model.receptive_field:
+            del self.inputs[0]
+        self.t += 1
+        window = torch.stack(self.inputs, dim=-1)  # (B, <= receptive field)
+        start = self.t - window.shape[-1]
+        local = None if self.local is None else self.local[..., start:self.t]
+        params = self.model.forward_prepared(window, local, self.global_vector)
+        return params[..., -1]  # (B, C)
+
+
+def make_stepper(method: str, model: WaveNet, batch: int,
+                 global_vector: Tensor | None = None, local: Tensor | None = None) -> Stepper:
+    """Build the stepper called ``method`` (one of :data:`METHODS`)."""
+    check_choice("method", method, METHODS)
+    kind = {"fast": FastStepper, "cached": CachedStepper, "naive": NaiveStepper}[method]
+    return kind(model, batch, global_vector=global_vector, local=local)
+
+
+def _batch_size(batch_size: int | None, *tensors: Tensor | None) -> int:
+    sizes = {t.shape[0] for t in tensors if t is not None}
+    if batch_size is not None:
+        sizes.add(check_positive_int("batch_size", batch_size))
+    if len(sizes) > 1:
+        raise ValueError(f"Expected one batch size across arguments, but found {sorted(sizes)}.")
+    return sizes.pop() if sizes else 1
+
+
+@torch.inference_mode()
+def generate(
+    model: WaveNet,
+    num_samples: int,
+    batch_size: int | None = None,
+    *,
+    method: str = "fast",
+    temperature: float = 1.0,
+    seed: int | None = None,
+    global_cond: Tensor | None = None,
+    local_cond: Tensor | None = None,
+    prime: Tensor | None = None,
+    progress: bool = False,
+) -> Generation:
+    """Sample ``num_samples`` values per stream.
+
+    Args:
+        model: the generator (put in eval mode here).
+        num_samples: samples to generate per stream.
+        batch_size: independent streams (default: from the conditioning or prime, else 1).
+        method: ``"fast"``, ``"cached"`` or ``"naive"`` (same numbers, different cost).
+        temperature: divides the logits; 0 takes the most likely value every step.
+        seed: seeds the sampling generator (same seed, same audio); ``None`` draws from
+            torch's global generator.
+        global_cond: ``(B,)`` class ids or ``(B, E)`` vectors, if the model is
+            conditioned globally.
+        local_cond: ``(B, F, N)`` feature frames covering the prime and the generated
+            samples (``N * hop >= P + num_samples``), if conditioned locally.
+        prime: ``(B, P)`` audio in [-1, 1] that the generation continues; not returned.
+        progress: show a progress bar with samples per second.
+
+    Returns:
+        :class:`Generation` of ``(B, num_samples)`` values and audio.
+    """
+    check_positive_int("num_samples", num_samples)
+    model.eval()
+    batch = _batch_size(batch_size, global_cond, local_cond, prime)
+    device = next(model.parameters()).device
+    dist = model.output
+    primed = dist.encode(prime.to(device)) if prime is not None else None  # (B, P)
+    prime_len = 0 if primed is None else primed.shape[-1]
+    total = prime_len + num_samples
+
+    gvec = model.global_vector(None if global_cond is None else global_cond.to(device))
+    local = model.upsample_local(None if local_cond is None else local_cond.to(device), total)
+    stepper = make_stepper(method, model, batch, gvec, local)
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=device).manual_seed(seed)
+
+    x = torch.full((batch,), dist.silence(), device=device,
+                   dtype=torch.long if dist.discrete else torch.float32)
+    values = torch.empty(batch, num_samples, dtype=x.dtype, device=device)
+    bar = tqdm(total=total * batch, unit="sample", unit_scale=True, disable=not progress,
+               desc=f"generating ({method})", smoothing=0.1)
+    start = time.perf_counter()
+    for t in range(total):
+        params = stepper(x)  # (B, C)
+        if t < prime_len:
+            assert primed is not None
+            x = primed[:, t]  # teacher-forced through the prime
+        else:
+            x = dist.sample(params, temperature, generator)  # (B,)
+            values[:, t - prime_len] = x
+        if progress and (t % 64 == 63 or t == total - 1):
+            bar.update((t + 1) * batch - bar.n)
+    seconds = time.perf_counter() - start
+    bar.close()
+    return Generation(values, dist.decode(values), seconds)
