@@ -79,7 +79,9 @@ class FastStepper:
             raise ValueError("FastStepper handles causal ResidualBlocks only; use method='cached'.")
         kernels = {b.conv.kernel_size[0] for b in blocks}
         if len(kernels) != 1:
-            raise ValueError(f"Expected one kernel size across blocks, but found {sorted(kernels)}.")
+            raise ValueError(
+                f"Expected one kernel size across blocks, but found {sorted(kernels)}."
+            )
         first = model.head[1].weight
         self.device, self.dtype = first.device, first.dtype
         self.model = model

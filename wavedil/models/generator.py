@@ -199,7 +199,7 @@ class WaveNet(nn.Module):
         return self.input_layer(self._conv_input(x))  # (B, R, T)
 
     def _conv_input(self, x: Tensor) -> Tensor:
-        """Values ``(B, T)`` -> what the input conv reads: one-hot ``(B, C, T)`` or ``(B, 1, T)``."""
+        """Values ``(B, T)`` -> the input conv's input: one-hot ``(B, C, T)`` or ``(B, 1, T)``."""
         dtype = self.input_layer.weight.dtype
         if self.input_encoding == "onehot":
             return F.one_hot(x, self.output.out_channels).transpose(1, 2).to(dtype)
