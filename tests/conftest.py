@@ -47,3 +47,17 @@ def write_wav(path: Path, audio: np.ndarray, rate: int = 8000, subtype: str = "P
 def tone(seconds: float = 0.5, rate: int = 8000, freq: float = 220.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def save_checkpoint(model, info, path: Path, task: str = "generation") -> Path:
+    """Write ``model`` as ``train.py`` would (the task's own checkpoint hook), untrained."""
+    import functools
+
+    from wavedil.tasks import ClassificationTask, GenerationTask
+
+    kind = GenerationTask if task == "generation" else ClassificationTask
+    module = kind(model, functools.partial(torch.optim.Adam), data_info=info)
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, path)
+    return path
