@@ -63,3 +63,44 @@ def test_spectral_normalisation_zeroes_padding_and_centres_valid_frames():
     valid = int(frames[1])
     assert torch.all(feats[1, :, valid:] == 0)
     torch.testing.assert_close(feats[1, :, :valid].mean(-1), torch.zeros(16), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LogMelFrontend(8000, 256, 64, 16, deltas=2, normalize_variance=True),
+    lambda: MFCCFrontend(8000, 13, deltas=1),
+])
+def test_deltas_and_variance_keep_padding_invariance(make):
+    frontend = make().eval()
+    clip = torch.randn(1, 900) * 0.2
+    alone = frontend(clip, torch.tensor([900])).features
+    batch = torch.cat([torch.cat([clip, torch.zeros(1, 700)], 1), torch.randn(1, 1600) * 0.2])
+    together = frontend(batch, torch.tensor([900, 1600])).features
+    frames = alone.shape[-1]
+    assert together.shape[1] == frontend.out_channels == alone.shape[1]
+    torch.testing.assert_close(together[:1, :, :frames], alone, atol=1e-4, rtol=1e-4)
+    assert torch.all(together[0, :, frames:] == 0)
+
+
+def test_delta_of_a_ramp_is_its_slope():
+    from wavedil.nn.frontends import _delta
+    ramp = torch.arange(20.0).view(1, 1, 20) * 0.5
+    torch.testing.assert_close(_delta(ramp)[..., 2:-2], torch.full((1, 1, 16), 0.5))
+
+
+def test_training_only_augmentations():
+    frontend = LogMelFrontend(8000, 256, 64, 20, freq_masks=2, freq_mask_width=5,
+                              time_masks=2, time_mask_width=5, freq_warp=0.2)
+    audio = torch.randn(4, 3000) * 0.1
+    frontend.eval()
+    first = frontend(audio).features
+    torch.testing.assert_close(frontend(audio).features, first)  # deterministic in eval
+    frontend.train()
+    torch.manual_seed(0)
+    trained = frontend(audio).features
+    assert not torch.allclose(trained, first)
+    zero_rows = (trained == 0).all(dim=2).sum().item()  # whole masked mel bands
+    assert zero_rows >= 1
+    with pytest.raises(ValueError, match="freq_warp"):
+        LogMelFrontend(8000, freq_warp=0.7)
+    with pytest.raises(ValueError, match="deltas"):
+        LogMelFrontend(8000, deltas=3)

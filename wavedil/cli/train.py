@@ -1,12 +1,18 @@
 """``train(cfg)``: seed, build data, model and task from the Hydra config, fit, test.
 
 The root ``train.py`` wraps this in ``@hydra.main``; see ``conf/train.yaml``.
+With ``loso=true`` a speaker-split classifier is trained once per speaker, each
+time holding that speaker out (leave one speaker out), and the folds' test
+accuracies are summarised.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +22,22 @@ from omegaconf import DictConfig, OmegaConf
 
 from wavedil.checkpoint import AtomicCheckpointIO
 from wavedil.config import use_data_info
+from wavedil.inference.classify import confusion_matrix, per_class_accuracy
 
-__all__ = ["train"]
+__all__ = ["train", "train_leave_one_speaker_out", "train_once"]
 
 log = logging.getLogger("wavedil.train")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Run one training job described by ``cfg``; returns the final metrics."""
+    """Run the job described by ``cfg``; returns the final metrics."""
+    if cfg.get("loso"):
+        return train_leave_one_speaker_out(cfg)
+    return train_once(cfg)
+
+
+def train_once(cfg: DictConfig) -> dict[str, float]:
+    """One fit (and test) into ``cfg.output_dir``."""
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
 
@@ -61,11 +75,79 @@ def train(cfg: DictConfig) -> dict[str, float]:
         ckpt = "best" if cfg.get("test_ckpt", "best") == "best" and best else None
         trainer.test(task, datamodule=datamodule, ckpt_path=ckpt)
         metrics.update(_scalars(trainer.callback_metrics))
+        if trainer.is_global_zero and getattr(task, "test_predictions", None) is not None:
+            _confusion_report(task.test_predictions, datamodule.info.class_names, output_dir)
     if trainer.is_global_zero:
         summary = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
         log.info("Final metrics: %s", summary)
         log.info("Outputs in %s", output_dir.resolve())
     return metrics
+
+
+def train_leave_one_speaker_out(cfg: DictConfig) -> dict[str, float]:
+    """Train and test once per held-out speaker; write ``loso.json`` and ``loso.md``.
+
+    The speakers are ``cfg.loso_speakers`` or, when that is null, every speaker the
+    data source finds. Each fold validates and tests on its held-out speaker and
+    lands in ``<output_dir>/<speaker>/``.
+    """
+    source = instantiate(cfg.data.source, _convert_="all")
+    source = source(root=cfg.data.root) if callable(source) else source
+    if not hasattr(source, "scan"):
+        raise ValueError(f"loso=true needs a folder source with speakers, not "
+                         f"{type(source).__name__}.")
+    speakers = list(cfg.get("loso_speakers") or
+                    sorted({f.speaker for f in source.scan() if f.speaker is not None}))
+    if len(speakers) < 2:
+        raise ValueError(f"loso=true needs at least 2 speakers, but found {speakers}.")
+    output_dir = Path(cfg.output_dir)
+    folds: dict[str, dict[str, float]] = {}
+    for speaker in speakers:
+        fold = copy.deepcopy(cfg)
+        OmegaConf.update(fold, "loso", False)
+        OmegaConf.update(fold, "output_dir", str(output_dir / speaker))
+        OmegaConf.update(fold, "data.source.split", "speaker", force_add=True)
+        OmegaConf.update(fold, "data.source.test_speakers", [speaker], force_add=True)
+        OmegaConf.update(fold, "data.source.val_speakers", None, force_add=True)
+        log.info("Leave one speaker out: fold %d of %d, holding out %s",
+                 len(folds) + 1, len(speakers), speaker)
+        start = time.perf_counter()
+        metrics = train_once(fold)
+        folds[speaker] = {"test_accuracy": metrics.get("test/accuracy", math.nan),
+                          "minutes": (time.perf_counter() - start) / 60}
+    accuracies = [f["test_accuracy"] for f in folds.values()]
+    summary = {
+        "mean_accuracy": sum(accuracies) / len(accuracies),
+        "worst_accuracy": min(accuracies),
+        "worst_speaker": min(folds, key=lambda s: folds[s]["test_accuracy"]),
+        "folds": folds,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "loso.json").write_text(json.dumps(summary, indent=2))
+    lines = ["| held-out speaker | test accuracy | training minutes |", "| --- | --- | --- |"]
+    lines += [f"| {s} | {f['test_accuracy']:.2%} | {f['minutes']:.1f} |" for s, f in folds.items()]
+    lines += ["", f"mean {summary['mean_accuracy']:.2%}, worst {summary['worst_accuracy']:.2%} "
+                  f"({summary['worst_speaker']})"]
+    (output_dir / "loso.md").write_text("\n".join(lines) + "\n")
+    log.info("Leave one speaker out:\n%s", "\n".join(lines))
+    return {"loso/mean_accuracy": summary["mean_accuracy"],
+            "loso/worst_accuracy": summary["worst_accuracy"]}
+
+
+def _confusion_report(pairs: Any, class_names: list[str], output_dir: Path) -> None:
+    """Confusion matrix PNG and per-class accuracy table of the test split."""
+    from wavedil.plots import plot_confusion_matrix
+
+    labels, predictions = pairs[:, 0].tolist(), pairs[:, 1].tolist()
+    matrix = confusion_matrix(labels, predictions, len(class_names))
+    recall = per_class_accuracy(matrix)
+    accuracy = matrix.trace() / max(1, matrix.sum())
+    plot_confusion_matrix(matrix, class_names, output_dir / "confusion_test.png",
+                          f"test split: accuracy {accuracy:.2%}")
+    rows = ["| class | files | accuracy |", "| --- | --- | --- |"]
+    rows += [f"| {n} | {int(matrix[i].sum())} | {recall[i]:.2%} |"
+             for i, n in enumerate(class_names)]
+    (output_dir / "per_class_test.md").write_text("\n".join(rows) + "\n")
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:

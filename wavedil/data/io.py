@@ -42,8 +42,9 @@ def read_audio(path: str | os.PathLike) -> tuple[Tensor, int]:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (T, C)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        reason = str(err).rstrip(".")
         raise AudioError(
-            f"Cannot decode {path}: {err}. Expected an audio file that libsndfile reads "
+            f"Cannot decode {path}: {reason}. Expected an audio file that libsndfile reads "
             f"(WAV, FLAC, OGG), e.g. 16-bit PCM WAV."
         ) from err
     if data.shape[0] == 0:

@@ -11,6 +11,7 @@ import math
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 import torchaudio
 from torch import Tensor, nn
 
@@ -93,37 +94,116 @@ class _SpectralFrontend(nn.Module):
     channel or speaker colouring and so helps with unseen speakers.
 
     Frames are centred, with zero (not reflect) padding at the ends: a clip padded
-    with zeros inside a batch then gets exactly the frames it gets alone."""
+    with zeros inside a batch then gets exactly the frames it gets alone.
+
+    In training mode, SpecAugment-style masks (Park et al., 2019) blank random
+    bands of channels and of frames per clip (to the clip mean, 0 after
+    normalisation), so that no single band or moment decides the class."""
 
     transform: nn.Module
 
-    def __init__(self, n_fft: int, hop_length: int, normalize: bool) -> None:
+    def __init__(self, n_fft: int, hop_length: int, normalize: bool, freq_masks: int = 0,
+                 freq_mask_width: int = 8, time_masks: int = 0, time_mask_width: int = 8,
+                 freq_warp: float = 0.0, normalize_variance: bool = False, deltas: int = 0
+                 ) -> None:
         super().__init__()
         self.n_fft = check_positive_int("n_fft", n_fft)
         self.hop_length = check_positive_int("hop_length", hop_length)
         self.normalize = normalize
+        self.freq_masks = check_positive_int("freq_masks", freq_masks, minimum=0)
+        self.time_masks = check_positive_int("time_masks", time_masks, minimum=0)
+        self.freq_mask_width = check_positive_int("freq_mask_width", freq_mask_width)
+        self.time_mask_width = check_positive_int("time_mask_width", time_mask_width)
+        if not 0.0 <= freq_warp < 0.5:
+            raise ValueError(f"Expected freq_warp in [0, 0.5), but found {freq_warp}.")
+        self.freq_warp = freq_warp
+        self.normalize_variance = normalize_variance
+        if deltas not in (0, 1, 2):
+            raise ValueError(f"Expected deltas in 0, 1, 2, but found {deltas}.")
+        self.deltas = deltas
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         return torch.div(lengths, self.hop_length, rounding_mode="floor") + 1
 
     def receptive_field(self, frames: int) -> int:
-        """Samples seen by ``frames`` consecutive output frames."""
-        return (frames - 1) * self.hop_length + self.n_fft
+        """Samples seen by ``frames`` consecutive output frames (deltas look 2 frames
+        each way per order)."""
+        return (frames + 4 * self.deltas - 1) * self.hop_length + self.n_fft
 
-    def _features(self, audio: Tensor) -> Tensor:
+    @property
+    def out_channels(self) -> int:
+        return self.channels * (1 + self.deltas)
+
+    #: Feature channels before deltas (set by subclasses).
+    channels: int
+
+    def _features(self, audio: Tensor, warp: float) -> Tensor:
         raise NotImplementedError
 
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Features:
-        feats = self._features(audio)  # (B, C, N)
+        feats = self._features(audio, self.freq_warp if self.training else 0.0)  # (B, C, N)
         frames = None if lengths is None else self.frame_lengths(lengths)
+        valid = (torch.ones_like(feats[:, :1]) if frames is None
+                 else lengths_to_mask(frames, feats.shape[-1]).unsqueeze(1).to(feats.dtype))
+        count = valid.sum(-1, keepdim=True)  # (B, 1, 1) valid frames
         if self.normalize:
-            if frames is None:
-                feats = feats - feats.mean(dim=-1, keepdim=True)
-            else:
-                valid = lengths_to_mask(frames, feats.shape[-1]).unsqueeze(1)  # (B, 1, N)
-                mean = (feats * valid).sum(-1, keepdim=True) / valid.sum(-1, keepdim=True)
-                feats = (feats - mean) * valid  # padded frames become exactly 0
+            mean = (feats * valid).sum(-1, keepdim=True) / count
+            feats = (feats - mean) * valid  # padded frames become exactly 0
+            if self.normalize_variance:
+                std = (feats.pow(2).sum(-1, keepdim=True) / count).sqrt()
+                feats = feats / std.clamp(min=1e-3)
+        if self.deltas:
+            orders = [feats]
+            for _ in range(self.deltas):
+                orders.append(_delta(orders[-1]) * valid)
+            feats = torch.cat(orders, dim=1)  # (B, C * (1 + deltas), N)
+        if self.training:
+            feats = _random_masks(feats, self.freq_masks, self.freq_mask_width, dim=1)
+            feats = _random_masks(feats, self.time_masks, self.time_mask_width, dim=2,
+                                  lengths=frames)
         return Features(feats, frames)
+
+
+def _delta(feats: Tensor, width: int = 2) -> Tensor:
+    """Regression deltas over +-``width`` frames, zero beyond the ends (so that a
+    zero-padded clip in a batch gets the deltas it gets alone).
+
+    ``d[t] = sum_n n (c[t + n] - c[t - n]) / (2 sum_n n^2)``, ``n = 1 .. width``.
+    """
+    n = torch.arange(-width, width + 1, dtype=feats.dtype, device=feats.device)
+    kernel = n / (n**2).sum()  # conv1d correlates: tap n reads c[t + n]; sum over +-n = 2 sum n^2
+    channels = feats.shape[1]
+    weight = kernel.view(1, 1, -1).expand(channels, 1, -1)  # depthwise
+    return F.conv1d(feats, weight, padding=width, groups=channels)
+
+
+def _warp_channels(feats: Tensor, amount: float) -> Tensor:
+    """Stretch each clip's channel axis by a random factor in [1 - amount, 1 + amount]
+    (linear interpolation, edges held): on mel bands this mimics the formant shift of
+    a longer or shorter vocal tract (vocal tract length perturbation)."""
+    batch, channels = feats.shape[:2]
+    alpha = 1 + amount * (2 * torch.rand(batch, 1, device=feats.device) - 1)  # (B, 1)
+    pos = (torch.arange(channels, device=feats.device) * alpha).clamp(max=channels - 1)
+    low = pos.floor().long()  # (B, C)
+    high = (low + 1).clamp(max=channels - 1)
+    frac = (pos - low).unsqueeze(-1)  # (B, C, 1)
+    pick = lambda idx: feats.gather(1, idx.unsqueeze(-1).expand(-1, -1, feats.shape[-1]))  # noqa: E731
+    return pick(low) * (1 - frac) + pick(high) * frac
+
+
+def _random_masks(feats: Tensor, count: int, width: int, dim: int,
+                  lengths: Tensor | None = None) -> Tensor:
+    """Zero ``count`` random bands of up to ``width`` steps along ``dim`` (1: channels,
+    2: frames) of each clip of ``(B, C, N)`` features, within its valid ``lengths``."""
+    batch, size = feats.shape[0], feats.shape[dim]
+    extent = (lengths if lengths is not None else torch.full((batch,), size)).to(feats.device)
+    steps = torch.arange(size, device=feats.device)  # (size,)
+    for _ in range(count):
+        w = torch.randint(0, width + 1, (batch,), device=feats.device)  # (B,)
+        start = (torch.rand(batch, device=feats.device) * (extent - w).clamp(min=1)).long()
+        band = (steps >= start[:, None]) & (steps < (start + w)[:, None])  # (B, size)
+        feats = feats.masked_fill(band.unsqueeze(2 if dim == 1 else 1), 0.0)
+    return feats
 
 
 @serializable
@@ -138,9 +218,17 @@ class LogMelFrontend(_SpectralFrontend):
         f_min: lowest band edge in Hz.
         f_max: highest band edge in Hz, ``None`` for Nyquist.
         normalize: subtract each clip's mean per band.
+        freq_masks: bands of mel channels masked per clip in training.
+        freq_mask_width: widest such band.
+        time_masks: bands of frames masked per clip in training.
+        time_mask_width: widest such band.
+        freq_warp: in training, stretch the mel axis by a random factor within
+            ``1 +- freq_warp`` per clip (0 disables).
+        normalize_variance: also scale each band to unit variance per clip.
+        deltas: append first (1) or first and second (2) time derivatives.
 
     Shape:
-        ``(B, T) -> Features((B, n_mels, T // hop_length + 1), lengths)``
+        ``(B, T) -> Features((B, n_mels * (1 + deltas), T // hop_length + 1), lengths)``
 
     Example:
         >>> mel = LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=40)
@@ -157,20 +245,25 @@ class LogMelFrontend(_SpectralFrontend):
         f_min: float = 0.0,
         f_max: float | None = None,
         normalize: bool = True,
+        freq_masks: int = 0,
+        freq_mask_width: int = 8,
+        time_masks: int = 0,
+        time_mask_width: int = 8,
+        freq_warp: float = 0.0,
+        normalize_variance: bool = False,
+        deltas: int = 0,
     ) -> None:
-        super().__init__(n_fft, hop_length, normalize)
-        self.n_mels = check_positive_int("n_mels", n_mels)
+        super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
+                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas)
+        self.n_mels = self.channels = check_positive_int("n_mels", n_mels)
         self.transform = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
             n_mels=n_mels, f_min=f_min, f_max=f_max, power=2.0, pad_mode="constant",
         )
 
-    @property
-    def out_channels(self) -> int:
-        return self.n_mels
-
-    def _features(self, audio: Tensor) -> Tensor:
-        return torch.log(self.transform(audio).clamp(min=1e-6))  # (B, n_mels, N)
+    def _features(self, audio: Tensor, warp: float) -> Tensor:
+        logmel = torch.log(self.transform(audio).clamp(min=1e-6))  # (B, n_mels, N)
+        return _warp_channels(logmel, warp) if warp else logmel
 
 
 @serializable
@@ -184,9 +277,17 @@ class MFCCFrontend(_SpectralFrontend):
         hop_length: samples between frames.
         n_mels: mel bands before the DCT.
         normalize: subtract each clip's mean per coefficient.
+        freq_masks: bands of coefficients masked per clip in training.
+        freq_mask_width: widest such band.
+        time_masks: bands of frames masked per clip in training.
+        time_mask_width: widest such band.
+        freq_warp: in training, stretch the mel axis (before the DCT) by a random
+            factor within ``1 +- freq_warp`` per clip (0 disables).
+        normalize_variance: also scale each coefficient to unit variance per clip.
+        deltas: append first (1) or first and second (2) time derivatives.
 
     Shape:
-        ``(B, T) -> Features((B, n_mfcc, T // hop_length + 1), lengths)``
+        ``(B, T) -> Features((B, n_mfcc * (1 + deltas), T // hop_length + 1), lengths)``
     """
 
     def __init__(
@@ -197,20 +298,29 @@ class MFCCFrontend(_SpectralFrontend):
         hop_length: int = 64,
         n_mels: int = 40,
         normalize: bool = True,
+        freq_masks: int = 0,
+        freq_mask_width: int = 4,
+        time_masks: int = 0,
+        time_mask_width: int = 8,
+        freq_warp: float = 0.0,
+        normalize_variance: bool = False,
+        deltas: int = 0,
     ) -> None:
-        super().__init__(n_fft, hop_length, normalize)
-        self.n_mfcc = check_positive_int("n_mfcc", n_mfcc)
+        super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
+                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas)
+        self.n_mfcc = self.channels = check_positive_int("n_mfcc", n_mfcc)
         if n_mfcc > n_mels:
             raise ValueError(f"Expected n_mfcc <= n_mels ({n_mels}), but found {n_mfcc}.")
-        self.transform = torchaudio.transforms.MFCC(
-            sample_rate=sample_rate, n_mfcc=n_mfcc, log_mels=True,
-            melkwargs={"n_fft": n_fft, "hop_length": hop_length, "n_mels": n_mels,
-                       "pad_mode": "constant"},
+        self.transform = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+            power=2.0, pad_mode="constant",
         )
+        # DCT-II over the log-mel bands (orthonormal), as torchaudio's MFCC
+        self.register_buffer("dct", torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho"),
+                             persistent=False)
 
-    @property
-    def out_channels(self) -> int:
-        return self.n_mfcc
-
-    def _features(self, audio: Tensor) -> Tensor:
-        return self.transform(audio)  # (B, n_mfcc, N)
+    def _features(self, audio: Tensor, warp: float) -> Tensor:
+        logmel = torch.log(self.transform(audio).clamp(min=1e-6))  # (B, n_mels, N)
+        if warp:
+            logmel = _warp_channels(logmel, warp)  # warp frequencies, before the DCT
+        return torch.einsum("bmn,mc->bcn", logmel, self.dct)  # (B, n_mfcc, N)

@@ -1,0 +1,126 @@
+"""``wavedil-classify`` and ``wavedil-evaluate`` end to end, on FSDD files, with a
+checkpoint briefly trained by ``train.py``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, write_wav
+from wavedil.cli.classify import main as classify
+from wavedil.cli.evaluate import main as evaluate
+
+FILES = ["0_george_0.wav", "3_jackson_1.wav", "7_lucas_2.wav", "9_yweweler_4.wav"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, fsdd_root) -> Path:
+    """A classifier trained for a few steps (accuracy is not the point here)."""
+    run_dir = tmp_path_factory.mktemp("cls")
+    cmd = [sys.executable, "train.py", f"hydra.run.dir={run_dir}", "experiment=fsdd_classifier",
+           f"data.root={fsdd_root}", "trainer.max_steps=3", "trainer.limit_val_batches=1",
+           "trainer.limit_test_batches=1", "model.dilations=[1,2]"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (run_dir / "confusion_test.png").is_file()  # the test split's picture
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture
+def mixed_folder(tmp_path, fsdd_root) -> Path:
+    """Real FSDD files, one as 16 kHz stereo, plus an empty and a corrupt file."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in FILES[:3]:
+        shutil.copy(fsdd_root / "recordings" / name, folder / name)
+    import soundfile as sf
+    mono, rate = sf.read(fsdd_root / "recordings" / FILES[3])
+    stereo = np.repeat(np.interp(np.arange(0, len(mono), 0.5), np.arange(len(mono)), mono)
+                       [:, None], 2, axis=1)
+    write_wav(folder / FILES[3], stereo.astype(np.float32), rate=2 * rate)
+    (folder / "5_george_9.wav").write_bytes(b"")
+    (folder / "6_george_9.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    return folder
+
+
+def test_classify_prints_one_line_per_file_and_reports_bad_files(trained, mixed_folder,
+                                                                  capsys):
+    status = classify(["--checkpoint", str(trained), str(mixed_folder)])
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert status == 1  # some files failed, the others were classified
+    assert len(lines) == 4
+    for line in lines:
+        path, label, probability = line.split("\t")
+        assert Path(path).name in FILES and label in [str(d) for d in range(10)]
+        assert 0.0 < float(probability) <= 1.0
+    assert "5_george_9.wav: error" in err and "6_george_9.wav: error" in err
+    assert "2 of 6 files could not be classified" in err
+
+
+def test_classify_json_lines_with_top_k(trained, mixed_folder, capsys):
+    files = [str(mixed_folder / FILES[0]), str(mixed_folder / "6_george_9.wav"),
+             str(mixed_folder / FILES[3])]
+    assert classify(["--checkpoint", str(trained), *files, "--json", "--top", "3"]) == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [Path(r["path"]).name for r in rows] == [FILES[0], "6_george_9.wav", FILES[3]]
+    assert "error" in rows[1] and "Cannot decode" in rows[1]["error"]
+    assert len(rows[0]["top"]) == 3 and rows[0]["top"][0][0] == rows[0]["label"]
+    probs = [p for _, p in rows[2]["top"]]
+    assert probs == sorted(probs, reverse=True)
+
+
+def test_classify_refuses_a_generator_checkpoint(tmp_path, capsys):
+    from tests.conftest import save_checkpoint
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import WaveNet
+
+    ckpt = save_checkpoint(WaveNet(4, 4, 4, dilations=[1]), DataInfo(8000), tmp_path / "g.ckpt")
+    assert classify(["--checkpoint", str(ckpt), str(tmp_path)]) == 2
+    assert "holds a generator, but a classifier" in capsys.readouterr().err
+
+
+def test_evaluate_writes_confusion_matrix_and_tables(trained, fsdd_root, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert evaluate(["--checkpoint", str(trained), str(fsdd_root), "--speakers", "nicolas",
+                     "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["files"] == 500 and list(report["per_speaker"]) == ["nicolas"]
+    matrix = np.array(report["confusion"])
+    assert matrix.sum() == 500 and (matrix.sum(axis=1) == 50).all()
+    assert report["accuracy"] == pytest.approx(np.trace(matrix) / 500, abs=1e-4)
+    assert (out / "confusion.png").stat().st_size > 5000
+    table = (out / "per_class.md").read_text()
+    assert "| 7 | 50 |" in table and "| nicolas | 500 |" in capsys.readouterr().out
+
+
+def test_evaluate_reports_unknown_labels(trained, tmp_path, capsys):
+    write_wav(tmp_path / "set" / "cat" / "a.wav", np.zeros(800, dtype=np.float32) + 0.1)
+    assert evaluate(["--checkpoint", str(trained), str(tmp_path / "set"), "--labels", "folder",
+                     "--out", str(tmp_path / "o")]) == 2
+    assert "Labels ['cat']" in capsys.readouterr().err
+
+
+def test_leave_one_speaker_out_rotates_and_summarises(tmp_path, fsdd_root):
+    cmd = [sys.executable, "train.py", f"hydra.run.dir={tmp_path}", "experiment=fsdd_classifier",
+           f"data.root={fsdd_root}", "loso=true", "loso_speakers=[george,lucas]",
+           "trainer.max_steps=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=2",
+           "model.dilations=[1]"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "loso.json").read_text())
+    assert list(summary["folds"]) == ["george", "lucas"]
+    accuracies = [f["test_accuracy"] for f in summary["folds"].values()]
+    assert summary["worst_accuracy"] == min(accuracies)
+    assert summary["mean_accuracy"] == pytest.approx(sum(accuracies) / 2)
+    for speaker in ("george", "lucas"):  # each fold held its speaker out of training
+        config = (tmp_path / speaker / "config.yaml").read_text()
+        assert f"test_speakers:\n    - {speaker}" in config
+        assert (tmp_path / speaker / "checkpoints" / "last.ckpt").is_file()
+    assert "mean" in (tmp_path / "loso.md").read_text()

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from wavedil.data.augment import Augment
+
+
+def _tone(n=8000):
+    t = torch.arange(n) / 8000
+    return 0.5 * torch.sin(2 * torch.pi * 300 * t)
+
+
+def test_speed_changes_length_and_pitch_together():
+    torch.manual_seed(0)
+    aug = Augment(8000, speed=(1.2, 1.2), gain_db=None, shift_seconds=None, noise_snr_db=None,
+                  p=1.0)
+    out = aug(_tone())
+    assert out.shape[0] == round(8000 / 1.2)
+    spectrum = torch.fft.rfft(out).abs()
+    peak_hz = spectrum.argmax().item() * 8000 / out.shape[0]
+    assert peak_hz == pytest.approx(360, abs=5)  # 300 Hz played 1.2 times as fast
+
+
+def test_noise_lands_at_the_drawn_snr():
+    torch.manual_seed(0)
+    aug = Augment(8000, speed=None, gain_db=None, shift_seconds=None, noise_snr_db=(20, 20),
+                  p=1.0)
+    clean = _tone()
+    noisy = aug(clean)
+    snr = 10 * torch.log10(clean.pow(2).mean() / (noisy - clean).pow(2).mean())
+    assert snr.item() == pytest.approx(20, abs=0.5)
+
+
+def test_shift_prepends_silence_and_gain_scales():
+    torch.manual_seed(0)
+    shift = Augment(8000, speed=None, gain_db=None, shift_seconds=0.1, noise_snr_db=None, p=1.0)
+    out = shift(_tone() + 0.1)
+    pad = out.shape[0] - 8000
+    assert 0 <= pad <= 800 and torch.all(out[:pad] == 0)
+    gain = Augment(8000, speed=None, gain_db=(-6, -6), shift_seconds=None, noise_snr_db=None,
+                   p=1.0)
+    torch.testing.assert_close(gain(_tone()), _tone() * 10 ** (-6 / 20))
+
+
+def test_probability_zero_is_identity_and_bad_ranges_are_refused():
+    assert torch.equal(Augment(8000, p=0.0)(_tone()), _tone())
+    with pytest.raises(ValueError, match="speed"):
+        Augment(8000, speed=(1.2, 0.8))
+    with pytest.raises(ValueError, match="speed"):
+        Augment(8000, speed=(0.0, 1.0))
+    with pytest.raises(ValueError, match="p in"):
+        Augment(8000, p=1.5)

@@ -1,0 +1,82 @@
+"""``wavedil-classify``: label audio files with a trained classifier checkpoint.
+
+    wavedil-classify --checkpoint fsdd.ckpt recordings/7_jackson_32.wav more/ other.flac
+    wavedil-classify --checkpoint fsdd.ckpt recordings/ --json --top 3
+
+One line per file: ``path<TAB>label<TAB>probability`` (or a JSON object with
+``--json``). Any sample rate and channel count is accepted (resampled, mixed
+down). A file that cannot be read is reported on stderr, and with ``--json`` as
+a line with an ``"error"`` key, and the others are still classified; the exit
+status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from wavedil.checkpoint import CheckpointError, load_model
+from wavedil.inference.classify import Failure, expand_paths, predict_files
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wavedil-classify",
+                                     description="Classify audio files with a checkpoint.")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a classifier .ckpt")
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
+                        help="audio files, or folders searched for .wav/.flac/.ogg")
+    parser.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    parser.add_argument("--top", type=int, default=1, help="also list the K best labels")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="cpu")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        loaded = load_model(args.checkpoint, kind="classifier", map_location=args.device)
+    except (FileNotFoundError, CheckpointError) as err:
+        print(f"wavedil-classify: error: {err}", file=sys.stderr)
+        return 2
+    names = loaded.info.class_names or [str(i) for i in range(loaded.model.num_classes)]
+    paths = expand_paths(args.inputs)
+    if not paths:
+        print("wavedil-classify: error: no audio files in the given folders", file=sys.stderr)
+        return 2
+    failed = 0
+    for result in predict_files(loaded.model, names, loaded.info.sample_rate, paths,
+                                args.batch_size, args.device):
+        if isinstance(result, Failure):
+            failed += 1
+            print(f"{result.path}: error: {result.error}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"path": str(result.path), "error": result.error}), flush=True)
+            continue
+        top = torch.topk(result.probabilities, min(args.top, len(names)))
+        if args.json:
+            row = {"path": str(result.path), "label": result.label,
+                   "probability": round(result.probability, 6)}
+            if args.top > 1:
+                row["top"] = [[names[int(i)], round(float(p), 6)]
+                              for p, i in zip(top.values, top.indices, strict=True)]
+            print(json.dumps(row), flush=True)
+        else:
+            extra = "".join(f"\t{names[int(i)]}:{float(p):.4f}"
+                            for p, i in zip(top.values[1:], top.indices[1:], strict=True))
+            print(f"{result.path}\t{result.label}\t{result.probability:.4f}{extra}", flush=True)
+    if failed:
+        print(f"wavedil-classify: {failed} of {len(paths)} files could not be classified",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

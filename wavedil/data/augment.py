@@ -1,0 +1,116 @@
+"""Training-time waveform augmentation that helps a classifier with unseen speakers.
+
+Shape legend: T samples (the output may be longer or shorter than the input).
+
+Each perturbation is optional (``None`` disables it) and drawn afresh per clip:
+
+* **speed**: resample by a random factor (band-limited, torchaudio's sinc
+  filter): tempo and pitch move together, and so do the formants, much as a
+  different vocal tract would move them;
+* **gain**: a random level in dB;
+* **shift**: random leading silence (time shift);
+* **noise**: white or brown background noise at a random signal-to-noise ratio.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torchaudio.functional as AF
+from torch import Tensor
+
+from wavedil.nn.checks import check_positive_int
+from wavedil.spec import serializable
+
+__all__ = ["Augment"]
+
+
+def _range(name: str, value: tuple[float, float] | None, low: float | None = None
+           ) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    lo, hi = (float(v) for v in value)
+    if lo > hi or (low is not None and lo <= low):
+        bound = f" and above {low}" if low is not None else ""
+        raise ValueError(f"Expected {name} as (min, max) with min <= max{bound}, "
+                         f"but found {tuple(value)}.")
+    return lo, hi
+
+
+@serializable
+class Augment:
+    """Random perturbations of a clip, each applied with its probability.
+
+    Args:
+        sample_rate: Hz of the clips.
+        speed: (min, max) speed factor, e.g. (0.9, 1.1), or ``None``.
+        gain_db: (min, max) gain in dB, or ``None``.
+        shift_seconds: largest leading silence added, or ``None``.
+        noise_snr_db: (min, max) signal-to-noise ratio of added noise, or ``None``.
+        p: probability of each perturbation.
+
+    Shape:
+        ``(T,) -> (T',)``
+
+    Example:
+        >>> aug = Augment(8000, speed=(0.9, 1.1), gain_db=None, shift_seconds=None,
+        ...               noise_snr_db=None, p=1.0)
+        >>> 7000 < aug(torch.randn(8000)).shape[0] < 9000
+        True
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 8000,
+        speed: tuple[float, float] | None = (0.9, 1.1),
+        gain_db: tuple[float, float] | None = (-6.0, 6.0),
+        shift_seconds: float | None = 0.1,
+        noise_snr_db: tuple[float, float] | None = (15.0, 40.0),
+        p: float = 0.5,
+    ) -> None:
+        self.sample_rate = check_positive_int("sample_rate", sample_rate)
+        self.speed = _range("speed", speed, low=0.0)
+        self.gain_db = _range("gain_db", gain_db)
+        self.noise_snr_db = _range("noise_snr_db", noise_snr_db)
+        if shift_seconds is not None and shift_seconds < 0:
+            raise ValueError(f"Expected shift_seconds >= 0, but found {shift_seconds}.")
+        self.shift_seconds = shift_seconds
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Expected p in [0, 1], but found {p}.")
+        self.p = p
+
+    def _chance(self) -> bool:
+        return bool(torch.rand(()) < self.p)
+
+    @staticmethod
+    def _uniform(low: float, high: float) -> float:
+        return low + (high - low) * float(torch.rand(()))
+
+    def __call__(self, audio: Tensor) -> Tensor:
+        if self.speed is not None and self._chance():
+            # factor f plays the clip f times as fast: resample from rate * f to rate.
+            # Percent steps keep the resampling kernel small (gcd of 100 f and 100).
+            factor = round(100 * self._uniform(*self.speed))
+            if factor != 100:
+                audio = AF.resample(audio, factor, 100)
+        if self.gain_db is not None and self._chance():
+            audio = audio * 10 ** (self._uniform(*self.gain_db) / 20)
+        if self.noise_snr_db is not None and self._chance():
+            noise = torch.randn_like(audio)
+            if torch.rand(()) < 0.5:  # brown noise: most energy low, like hum and rumble
+                noise = torch.cumsum(noise, 0)
+                noise = noise - noise.mean()
+            signal_power = audio.pow(2).mean().clamp(min=1e-10)
+            noise_power = noise.pow(2).mean().clamp(min=1e-10)
+            snr = self._uniform(*self.noise_snr_db)
+            audio = audio + noise * torch.sqrt(signal_power / noise_power / 10 ** (snr / 10))
+        if self.shift_seconds and self._chance():
+            pad = int(torch.randint(0, math.floor(self.shift_seconds * self.sample_rate) + 1, ()))
+            audio = torch.cat([audio.new_zeros(pad), audio])
+        return audio.clamp(-1.0, 1.0)
+
+    def __repr__(self) -> str:
+        return (f"Augment(speed={self.speed}, gain_db={self.gain_db}, "
+                f"shift_seconds={self.shift_seconds}, noise_snr_db={self.noise_snr_db}, "
+                f"p={self.p})")

@@ -1,0 +1,139 @@
+"""Classify audio files with a trained :class:`~wavedil.models.WaveNetClassifier`,
+and score predictions against labels.
+
+Shape legend: B batch, T samples, K classes.
+
+Files are decoded one by one (any rate, any channel count: resampled to the
+model's rate and mixed down to mono) and classified in padded batches; a file
+that cannot be read becomes a :class:`Failure` and the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from wavedil.data.functional import pad_batch
+from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
+
+__all__ = [
+    "Failure",
+    "Prediction",
+    "confusion_matrix",
+    "expand_paths",
+    "per_class_accuracy",
+    "predict_files",
+]
+
+
+class Prediction(NamedTuple):
+    """A classified file.
+
+    Attributes:
+        path: the file.
+        index: predicted class id.
+        label: predicted class name.
+        probability: its softmax probability.
+        probabilities: all ``(K,)`` probabilities.
+    """
+
+    path: Path
+    index: int
+    label: str
+    probability: float
+    probabilities: Tensor
+
+
+class Failure(NamedTuple):
+    """A file that could not be classified, and why."""
+
+    path: Path
+    error: str
+
+
+def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders replaced by the audio files under them (sorted).
+
+    A path that does not exist is kept, so that it is reported as a failure.
+    """
+    out: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+@torch.inference_mode()
+def predict_files(
+    model: nn.Module,
+    class_names: Sequence[str],
+    sample_rate: int,
+    paths: Sequence[Path],
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+) -> Iterator[Prediction | Failure]:
+    """Classify ``paths`` in order, yielding one result per path.
+
+    Args:
+        model: a classifier mapping ``(B, T), lengths (B,) -> (B, K)`` logits.
+        class_names: the ``K`` label names.
+        sample_rate: the model's rate; files are resampled to it.
+        paths: audio files.
+        batch_size: files per forward pass.
+        device: where the model runs.
+    """
+    model.eval()
+    pending: list[tuple[Path, Tensor]] = []
+
+    def flush() -> Iterator[Prediction]:
+        audio, lengths = pad_batch([a for _, a in pending])  # (B, T), (B,)
+        probs = model(audio.to(device), lengths.to(device)).softmax(-1).cpu()  # (B, K)
+        for (path, _), p in zip(pending, probs, strict=True):
+            k = int(p.argmax())
+            yield Prediction(path, k, class_names[k], float(p[k]), p)
+        pending.clear()
+
+    for path in paths:
+        try:
+            pending.append((path, load_audio(path, sample_rate)))
+        except (AudioError, OSError) as err:
+            # keep the output in input order: classify what came before this file first
+            if pending:
+                yield from flush()
+            yield Failure(path, str(err))
+            continue
+        if len(pending) == batch_size:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
+def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], classes: int
+                     ) -> np.ndarray:
+    """``(K, K)`` counts: row = true class, column = predicted class.
+
+    Example:
+        >>> confusion_matrix([0, 0, 1], [0, 1, 1], 2).tolist()
+        [[1, 1], [0, 1]]
+    """
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(labels, dtype=int), np.asarray(predictions, dtype=int)), 1)
+    return matrix
+
+
+def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
+    """Recall per class (diagonal over row sums; NaN for a class with no examples)."""
+    totals = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(matrix) / totals, np.nan)
