@@ -25,7 +25,7 @@ def _fsdd_root() -> Path | None:
 FSDD_ROOT = _fsdd_root()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fsdd_root() -> Path:
     if FSDD_ROOT is None:
         pytest.skip("FSDD not found (set WAVEDIL_FSDD or place it at ../shared/data/fsdd)")

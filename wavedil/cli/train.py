@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,43 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return train_once(cfg)
 
 
+def resolve_checkpoint(cfg: DictConfig) -> tuple[str | None, Path | None]:
+    """``cfg.ckpt_path`` as a file, and the run folder to continue writing into.
+
+    ``"last"`` means the ``checkpoints/last.ckpt`` of the newest earlier run with the
+    same name (a sibling of this run's folder); a path to a run's ``last.ckpt`` (or
+    any ``.ckpt`` in a run's ``checkpoints/``) continues that run's folder too.
+    """
+    ckpt = cfg.get("ckpt_path")
+    if not ckpt:
+        return None, None
+    current = Path(cfg.output_dir).resolve()
+    if ckpt == "last":
+        runs = current.parent
+        found = sorted((p for p in runs.glob("*/checkpoints/last.ckpt")
+                        if p.parent.parent.resolve() != current),
+                       key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise FileNotFoundError(
+                f"ckpt_path=last: no earlier run with checkpoints/last.ckpt under {runs}; "
+                "pass ckpt_path=/path/to/run/checkpoints/last.ckpt."
+            )
+        path = found[-1]
+    else:
+        path = Path(ckpt)
+        if not path.is_file():
+            raise FileNotFoundError(f"ckpt_path={ckpt}: checkpoint not found.")
+    run_dir = path.parent.parent
+    is_run = path.parent.name == "checkpoints" and (run_dir / "config.yaml").is_file()
+    return str(path), (run_dir if is_run else None)
+
+
 def train_once(cfg: DictConfig) -> dict[str, float]:
-    """One fit (and test) into ``cfg.output_dir``."""
+    """One fit (and test) into ``cfg.output_dir`` (or, resuming, into the old run's)."""
+    ckpt_path, resumed_dir = resolve_checkpoint(cfg)
+    if resumed_dir is not None:
+        log.info("Resuming from %s; writing on into %s", ckpt_path, resumed_dir)
+        OmegaConf.update(cfg, "output_dir", str(resumed_dir))
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
 
@@ -47,6 +83,12 @@ def train_once(cfg: DictConfig) -> dict[str, float]:
     use_data_info(datamodule.info)
 
     model = instantiate(cfg.model, _convert_="all")
+    crop = getattr(datamodule, "crop_length", None)
+    if crop is not None and crop < model.receptive_field:
+        log.warning(
+            "data.crop_length=%d is shorter than the model's receptive field of %d samples: "
+            "no training step sees a full context. Use data.crop_length >= %d.",
+            crop, model.receptive_field, model.receptive_field)
     # Objects are passed after instantiation: Hydra would turn a dataclass into a config.
     task = instantiate(cfg.task, _partial_=True, _convert_="all")(
         model=model, data_info=datamodule.info
@@ -60,14 +102,19 @@ def train_once(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.output_dir)
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = "config.yaml" if resumed_dir is None else f"config.resumed-{stamp}.yaml"
+        OmegaConf.save(cfg, output_dir / name, resolve=True)
     parameters = sum(p.numel() for p in model.parameters())
     rate = datamodule.info.sample_rate
     field = model.receptive_field
     log.info("%s: %.2fM parameters, receptive field %d samples (%.1f ms at %d Hz)",
              type(model).__name__, parameters / 1e6, field, 1000 * field / rate, rate)
 
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # Our samplers resume mid-epoch exactly (wavedil.data.sampling), so Lightning's
+    # warning that a plain DataLoader cannot does not apply.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = _scalars(trainer.callback_metrics)
 
     if cfg.get("test", True) and "test" in datamodule.datasets:

@@ -80,33 +80,36 @@ class Augment:
             raise ValueError(f"Expected p in [0, 1], but found {p}.")
         self.p = p
 
-    def _chance(self) -> bool:
-        return bool(torch.rand(()) < self.p)
+    def __call__(self, audio: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Perturb ``audio``; every random draw comes from ``generator`` (or the global
+        generator when it is ``None``)."""
 
-    @staticmethod
-    def _uniform(low: float, high: float) -> float:
-        return low + (high - low) * float(torch.rand(()))
+        def uniform(low: float = 0.0, high: float = 1.0) -> float:
+            return low + (high - low) * float(torch.rand((), generator=generator))
 
-    def __call__(self, audio: Tensor) -> Tensor:
-        if self.speed is not None and self._chance():
+        def chance() -> bool:
+            return uniform() < self.p
+
+        if self.speed is not None and chance():
             # factor f plays the clip f times as fast: resample from rate * f to rate.
             # Percent steps keep the resampling kernel small (gcd of 100 f and 100).
-            factor = round(100 * self._uniform(*self.speed))
+            factor = round(100 * uniform(*self.speed))
             if factor != 100:
                 audio = AF.resample(audio, factor, 100)
-        if self.gain_db is not None and self._chance():
-            audio = audio * 10 ** (self._uniform(*self.gain_db) / 20)
-        if self.noise_snr_db is not None and self._chance():
-            noise = torch.randn_like(audio)
-            if torch.rand(()) < 0.5:  # brown noise: most energy low, like hum and rumble
+        if self.gain_db is not None and chance():
+            audio = audio * 10 ** (uniform(*self.gain_db) / 20)
+        if self.noise_snr_db is not None and chance():
+            noise = torch.randn(audio.shape, generator=generator, dtype=audio.dtype)
+            if uniform() < 0.5:  # brown noise: most energy low, like hum and rumble
                 noise = torch.cumsum(noise, 0)
                 noise = noise - noise.mean()
             signal_power = audio.pow(2).mean().clamp(min=1e-10)
             noise_power = noise.pow(2).mean().clamp(min=1e-10)
-            snr = self._uniform(*self.noise_snr_db)
+            snr = uniform(*self.noise_snr_db)
             audio = audio + noise * torch.sqrt(signal_power / noise_power / 10 ** (snr / 10))
-        if self.shift_seconds and self._chance():
-            pad = int(torch.randint(0, math.floor(self.shift_seconds * self.sample_rate) + 1, ()))
+        if self.shift_seconds and chance():
+            most = math.floor(self.shift_seconds * self.sample_rate)
+            pad = int(torch.randint(0, most + 1, (), generator=generator))
             audio = torch.cat([audio.new_zeros(pad), audio])
         return audio.clamp(-1.0, 1.0)
 

@@ -4,11 +4,18 @@ A datamodule is built from a *source* (anything with ``load() -> ClipSplits``)
 or a factory of one that takes ``root`` (the Hydra configs pass a ``_partial_``
 source so that ``data.root=...`` stays one top-level override). Nothing touches
 the disk before :meth:`setup`.
+
+Batches are drawn by :class:`~wavedil.data.sampling.EpochSampler`: order and
+per-item randomness follow ``seed`` and the epoch, each process of a
+distributed run takes its own share (so set the trainer's
+``use_distributed_sampler=False``, as ``conf/trainer`` does), and a run resumed
+from a mid-epoch checkpoint skips the batches that epoch already trained on.
 """
 
 from __future__ import annotations
 
 import inspect
+import random
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -17,6 +24,7 @@ import lightning.pytorch as pl
 from torch.utils.data import DataLoader, Dataset
 
 from wavedil.data.datasets import ClipDataset, CropDataset, collate_clips
+from wavedil.data.sampling import EpochSampler
 from wavedil.data.sources import ClipSource, ClipSplits, DataInfo
 from wavedil.nn import LogMelFrontend
 from wavedil.nn.checks import check_positive_int
@@ -45,11 +53,12 @@ def _build_source(source: SourceLike, root: str | None) -> ClipSource:
 
 class _ClipDataModule(pl.LightningDataModule):
     def __init__(self, source: SourceLike, root: str | None, batch_size: int,
-                 num_workers: int) -> None:
+                 num_workers: int, seed: int | None) -> None:
         super().__init__()
         self.source = _build_source(source, None if root is None else str(root))
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.num_workers = check_positive_int("num_workers", num_workers, minimum=0)
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         self.splits: ClipSplits | None = None
         self.datasets: dict[str, Dataset] = {}
 
@@ -76,10 +85,15 @@ class _ClipDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             raise ValueError(f"The {split} split of {type(self.source).__name__} is empty.")
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        sampler = EpochSampler(len(self.datasets[split]), shuffle, self.seed, rank, world)
+        if split == "train" and trainer is not None:
+            sampler.skip(self.batch_size * _batches_done_this_epoch(trainer))
         return DataLoader(
             self.datasets[split],
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=self.collate,
             persistent_workers=self.num_workers > 0,
@@ -98,6 +112,18 @@ class _ClipDataModule(pl.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
+def _batches_done_this_epoch(trainer: pl.Trainer) -> int:
+    """Training batches of the current epoch already trained on, when resuming mid-epoch.
+
+    A checkpoint written at the end of a training batch counts that batch as
+    processed but not yet completed, so ``processed`` is the batches to skip.
+    """
+    loop = trainer.fit_loop
+    if not loop.restarting:
+        return 0
+    return loop.epoch_loop.batch_progress.current.processed
+
+
 class GenerationDataModule(_ClipDataModule):
     """Random crops of audio for the generator, with optional conditioning.
 
@@ -112,6 +138,7 @@ class GenerationDataModule(_ClipDataModule):
         short_clips: ``"pad"`` or ``"skip"`` clips shorter than the crop.
         crops_per_clip: training crops drawn per clip per epoch.
         num_workers: DataLoader worker processes.
+        seed: data order and crop offsets (``None``: a random seed).
     """
 
     def __init__(
@@ -125,8 +152,9 @@ class GenerationDataModule(_ClipDataModule):
         short_clips: str = "pad",
         crops_per_clip: int = 1,
         num_workers: int = 0,
+        seed: int | None = 0,
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers)
+        super().__init__(source, root, batch_size, num_workers, seed)
         self.crop_length = check_positive_int("crop_length", crop_length)
         self.global_label = global_label
         self.local_features = dict(local_features) if local_features is not None else None
@@ -157,8 +185,9 @@ class ClassificationDataModule(_ClipDataModule):
         root: folder of the data (for file sources).
         batch_size: clips per batch.
         max_length: cap on clip length in samples (``None``: whole clips).
-        augment: training-time augmentation ``(T,) -> (T',)``, or ``None``.
+        augment: training-time augmentation ``(T,), generator -> (T',)``, or ``None``.
         num_workers: DataLoader worker processes.
+        seed: data order, crops and augmentation (``None``: a random seed).
     """
 
     collate = staticmethod(collate_clips)
@@ -171,8 +200,9 @@ class ClassificationDataModule(_ClipDataModule):
         max_length: int | None = None,
         augment: Callable | None = None,
         num_workers: int = 0,
+        seed: int | None = 0,
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers)
+        super().__init__(source, root, batch_size, num_workers, seed)
         self.max_length = max_length
         self.augment = augment
 

@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from wavedil.data.functional import crop_or_pad, pad_batch, random_offset
+from wavedil.data.sampling import item_generator
 from wavedil.data.sources import Clip
 from wavedil.nn import LogMelFrontend
 from wavedil.nn.checks import check_choice, check_positive_int
@@ -33,9 +34,11 @@ _LOG_FLOOR = math.log(1e-6)  # log-mel of silence, used to pad features
 class CropDataset(Dataset):
     """Crops of ``crop_length`` samples for teacher-forced training.
 
-    Training crops start at a fresh random offset on every access; evaluation
-    crops at an offset fixed by ``seed`` and the index, so that validation
-    scores are comparable between epochs.
+    Training crops start at a random offset drawn from the item's own generator
+    when the sampler passes ``(index, item_seed)`` (see
+    :class:`~wavedil.data.sampling.EpochSampler`), else from the global generator;
+    evaluation crops at an offset fixed by ``seed`` and the index, so that
+    validation scores are comparable between epochs.
 
     Args:
         clips: decoded clips.
@@ -108,9 +111,11 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.clips) * self.crops_per_clip
 
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Tensor]:
+        index, generator = item_generator(item)
         clip = self.clips[index % len(self.clips)]
-        generator = None if self.train else torch.Generator().manual_seed(self.seed + index)
+        if not self.train:
+            generator = torch.Generator().manual_seed(self.seed + index)
         offset = random_offset(clip.audio.shape[-1], self.crop_length, generator, self.hop)
         item = {"audio": crop_or_pad(clip.audio, offset, self.crop_length)}  # (T,)
         if self.global_label is not None:
@@ -131,7 +136,7 @@ class ClipDataset(Dataset):
         max_length: longer clips are cropped (randomly in training, centred
             otherwise); ``None`` keeps whole clips.
         train: random crops and augmentation (True) or deterministic ones.
-        augment: ``(T,) -> (T',)`` applied in training, or ``None``.
+        augment: ``(T,), generator -> (T',)`` applied in training, or ``None``.
 
     Items:
         ``{"audio": (T,), "label": () long}``
@@ -160,15 +165,17 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Tensor]:
+        index, generator = item_generator(item)
         clip = self.clips[index]
         audio = clip.audio
         if self.max_length is not None and audio.shape[-1] > self.max_length:
             room = audio.shape[-1] - self.max_length
-            offset = int(torch.randint(0, room + 1, ())) if self.train else room // 2
+            offset = (int(torch.randint(0, room + 1, (), generator=generator)) if self.train
+                      else room // 2)
             audio = audio[offset:offset + self.max_length]
         if self.train and self.augment is not None:
-            audio = self.augment(audio)
+            audio = self.augment(audio, generator=generator)
         return {"audio": audio, "label": torch.tensor(clip.label)}
 
 

@@ -101,10 +101,15 @@ class FastStepper:
         # tap i of the conv reads x[t - (k - 1 - i) d]: delay j = 1 .. k-1 is tap k-1-j
         w_past = torch.stack([w[..., k - 1 - j] for j in range(1, k)], dim=1)  # (N, k-1, 2G, R)
         self.w_past = w_past.transpose(2, 3).reshape(n * taps, r, 2 * g).contiguous()
-        w_rs = torch.cat([torch.stack([b.residual_proj.weight[..., 0] for b in blocks]),
+        def residual(b: ResidualBlock) -> tuple[Tensor, Tensor]:  # a missing one adds nothing
+            if b.residual_proj is None:
+                return torch.zeros(r, g, **dev), torch.zeros(r, **dev)
+            return b.residual_proj.weight[..., 0], b.residual_proj.bias
+
+        w_rs = torch.cat([torch.stack([residual(b)[0] for b in blocks]),
                           torch.stack([b.skip_proj.weight[..., 0] for b in blocks])], dim=1)
         self.w_rs = w_rs.transpose(1, 2).contiguous()  # (N, G, R + S)
-        b_res = torch.stack([b.residual_proj.bias for b in blocks])  # (N, R)
+        b_res = torch.stack([residual(b)[1] for b in blocks])  # (N, R)
         b_skip = torch.stack([b.skip_proj.bias for b in blocks])  # (N, S)
 
         # -- bias folding: carry x_l - c_l, with c_l the residual biases of layers < l

@@ -56,6 +56,9 @@ class ResidualBlock(nn.Module):
         local_channels: channels ``L`` of per-timestep conditioning features
             (already at this block's time resolution), or ``None``.
         dropout: dropout on the gated activations, 0 disables.
+        residual_output: build the 1x1 residual projection. A stack's last block
+            feeds only its skip to the head, so it is built without one (an unused
+            parameter would also stop DDP); it then returns its input as residual.
 
     Shape:
         - x: ``(B, R, T)``
@@ -81,6 +84,7 @@ class ResidualBlock(nn.Module):
         global_channels: int | None = None,
         local_channels: int | None = None,
         dropout: float = 0.0,
+        residual_output: bool = True,
     ) -> None:
         super().__init__()
         check_positive_int("residual_channels", residual_channels)
@@ -108,7 +112,8 @@ class ResidualBlock(nn.Module):
             else None
         )
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.residual_proj = nn.Conv1d(gate_channels, residual_channels, 1)
+        self.residual_proj = (nn.Conv1d(gate_channels, residual_channels, 1)
+                              if residual_output else None)
         self.skip_proj = nn.Conv1d(gate_channels, skip_channels, 1)
 
     @property
@@ -129,7 +134,10 @@ class ResidualBlock(nn.Module):
         h = self.conv(x) + self.condition(local_cond, global_cond)  # (B, 2G, T)
         filt, gate = h.chunk(2, dim=1)  # 2 x (B, G, T)
         z = self.dropout(torch.tanh(filt) * torch.sigmoid(gate))  # (B, G, T)
-        return BlockOutput(residual=x + self.residual_proj(z), skip=self.skip_proj(z))
+        return BlockOutput(residual=self._residual(x, z), skip=self.skip_proj(z))
+
+    def _residual(self, x: Tensor, z: Tensor) -> Tensor:
+        return x if self.residual_proj is None else x + self.residual_proj(z)
 
     def step(
         self,
@@ -148,7 +156,7 @@ class ResidualBlock(nn.Module):
         h = h + self.condition(local_cond, global_cond)
         filt, gate = h.chunk(2, dim=1)  # 2 x (B, G, 1)
         z = torch.tanh(filt) * torch.sigmoid(gate)  # (B, G, 1)
-        return BlockOutput(x + self.residual_proj(z), self.skip_proj(z)), cache
+        return BlockOutput(self._residual(x, z), self.skip_proj(z)), cache
 
     def condition(self, local_cond: Tensor | None, global_cond: Tensor | None) -> Tensor | float:
         """The conditioning term added inside the gate, ``(B, 2G, T)``, ``(B, 2G, 1)`` or 0."""

@@ -63,6 +63,8 @@ class DilatedStack(nn.Module):
         global_channels: global conditioning size, or ``None``.
         local_channels: local conditioning channels, or ``None``.
         dropout: dropout inside each block.
+        residual_output: give the last block a residual projection too (only needed
+            when the stack's residual output is used; by default it is not built).
 
     Shape:
         ``(B, R, T) -> StackOutput((B, R, T), (B, S, T))``; ``mask``: ``(B, 1, T)``
@@ -84,8 +86,10 @@ class DilatedStack(nn.Module):
         global_channels: int | None = None,
         local_channels: int | None = None,
         dropout: float = 0.0,
+        residual_output: bool = False,
     ) -> None:
         super().__init__()
+        dilations = check_dilations(dilations)
         self.blocks = nn.ModuleList(
             ResidualBlock(
                 residual_channels,
@@ -97,8 +101,9 @@ class DilatedStack(nn.Module):
                 global_channels=global_channels,
                 local_channels=local_channels,
                 dropout=dropout,
+                residual_output=residual_output or i < len(dilations) - 1,
             )
-            for d in check_dilations(dilations)
+            for i, d in enumerate(dilations)
         )
 
     def __len__(self) -> int:

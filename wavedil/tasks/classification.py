@@ -49,8 +49,8 @@ class ClassificationTask(Task):
                      on_epoch=not on_step, sync_dist=not on_step, batch_size=label.shape[0])
         return loss, torch.stack([label, prediction], dim=1)
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self.step(batch, "train")[0]
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        return self.guard(self.step(batch, "train")[0])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self.step(batch, "val")[0]

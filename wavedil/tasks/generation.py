@@ -35,8 +35,8 @@ class GenerationTask(Task):
                  on_epoch=not on_step, sync_dist=not on_step, batch_size=target.shape[0])
         return loss
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self.step(batch, "train")
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        return self.guard(self.step(batch, "train"))
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self.step(batch, "val")

@@ -1,0 +1,26 @@
+"""Test-only callbacks, importable by ``train.py`` subprocesses (run from the repo root)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import lightning.pytorch as pl
+
+
+class RecordBatches(pl.Callback):
+    """Append, per rank, a fingerprint of every training batch and its loss to
+    ``<dir>/batches-rank<R>.jsonl``."""
+
+    def __init__(self, dir: str) -> None:
+        self.dir = Path(dir)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        audio = batch["audio"]
+        row = {"step": trainer.global_step, "pid": os.getpid(),
+               "items": [round(float(a.abs().sum()), 4) for a in audio],
+               "loss": None if outputs is None else float(outputs["loss"])}
+        with open(self.dir / f"batches-rank{trainer.global_rank}.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")

@@ -1,0 +1,186 @@
+"""Crash-safe training: exact resume after SIGKILL, seeded determinism, two-process
+DDP on CPU, the non-finite guard, and clear errors for bad resume requests."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+
+from tests.conftest import REPO
+from wavedil.checkpoint import AtomicCheckpointIO
+from wavedil.data import GenerationDataModule, SyntheticTones
+from wavedil.models import WaveNet
+from wavedil.tasks import GenerationTask
+from wavedil.tasks.base import NonFiniteLossError
+
+SMALL = ["data.source.num_train=32", "data.batch_size=4", "data.crop_length=512",
+         "model.dilations=[1,2,4,8]", "trainer.limit_val_batches=2", "test=false",
+         "trainer.enable_progress_bar=false"]
+
+
+def train_cmd(run_dir: Path, *overrides: str) -> list[str]:
+    return [sys.executable, "train.py", f"hydra.run.dir={run_dir}", *SMALL, *overrides]
+
+
+def run(cmd: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def record(path: Path) -> str:
+    return f"+callbacks.record={{_target_: tests.helpers.RecordBatches, dir: {path}}}"
+
+
+def step_of(ckpt: Path) -> int:
+    try:
+        return int(torch.load(ckpt, weights_only=True)["global_step"])
+    except Exception:
+        return -1
+
+
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
+    # 8 batches per epoch, 30 steps; last.ckpt every 5 steps; killed past step 13 (epoch 2)
+    args = ["trainer.max_steps=30", "trainer.max_epochs=-1", "trainer.deterministic=true",
+            "callbacks.last_checkpoint.every_n_train_steps=5", "seed=11"]
+    full = tmp_path / "full" / "run"
+    assert run(train_cmd(full, *args)).returncode == 0
+
+    first = tmp_path / "crash" / "run1"
+    proc = subprocess.Popen(train_cmd(first, *args, record(tmp_path / "rec1")), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = first / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while step_of(last) < 13 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = step_of(last)
+    assert 13 <= killed_at < 30 and killed_at % 8 != 0  # mid-epoch, not finished
+
+    resumed = run(train_cmd(tmp_path / "crash" / "run2", *args, "ckpt_path=last",
+                            record(tmp_path / "rec2")))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [json.loads(line)["step"]
+             for line in (tmp_path / "rec2" / "batches-rank0.jsonl").read_text().splitlines()]
+    assert steps == list(range(killed_at + 1, 31))  # the step count continues
+    a = torch.load(full / "checkpoints" / "last.ckpt", weights_only=True)
+    b = torch.load(last, weights_only=True)  # the resumed run wrote on into run1
+    assert b["global_step"] == a["global_step"] == 30
+    for name, weight in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][name], weight, atol=1e-6, rtol=0)
+    metrics = (first / "metrics.csv").read_text()
+    assert "val/loss" in metrics  # metrics of both parts are in the one run folder
+
+
+def test_bad_resume_requests(tmp_path):
+    nothing = run(train_cmd(tmp_path / "a" / "run", "ckpt_path=last"))
+    assert nothing.returncode != 0 and "no earlier run with checkpoints/last.ckpt" in nothing.stderr
+    missing = run(train_cmd(tmp_path / "b" / "run", f"ckpt_path={tmp_path}/none.ckpt"))
+    assert missing.returncode != 0 and "none.ckpt: checkpoint not found" in missing.stderr
+    first = tmp_path / "c" / "run1"
+    assert run(train_cmd(first, "trainer.max_steps=2")).returncode == 0
+    other = run(train_cmd(tmp_path / "c" / "run2", "ckpt_path=last", "model.residual_channels=8"))
+    assert other.returncode != 0
+    assert "differs from the configured one in ['residual_channels']" in other.stderr
+
+
+def test_seed_makes_two_runs_identical(tmp_path):
+    def losses(tag: str, seed: int) -> list[float]:
+        done = run(train_cmd(tmp_path / tag, "trainer.max_steps=8", f"seed={seed}",
+                             record(tmp_path / f"rec-{tag}")))
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines = (tmp_path / f"rec-{tag}" / "batches-rank0.jsonl").read_text().splitlines()
+        return [json.loads(line)["loss"] for line in lines]
+
+    a, b, c = losses("a", 7), losses("b", 7), losses("c", 8)
+    assert len(a) == 8 and a == b
+    assert a != c
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
+def test_two_process_ddp_on_cpu_shards_data_and_checkpoints_once(tmp_path):
+    rec = tmp_path / "rec"
+    done = run(train_cmd(tmp_path / "run", "trainer.accelerator=cpu", "trainer.devices=2",
+                         "trainer.strategy=ddp", "trainer.max_steps=6", record(rec)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [[json.loads(line) for line in (rec / f"batches-rank{r}.jsonl").read_text()
+              .splitlines()] for r in (0, 1)]
+    assert [len(r) for r in ranks] == [6, 6]
+    assert ranks[0][0]["pid"] != ranks[1][0]["pid"]  # two processes
+    # 32 crops, batch 4, 2 ranks: 4 steps per epoch; the ranks split epoch 0 between them
+    epoch0 = [{x for row in r[:4] for x in row["items"]} for r in ranks]
+    assert len(epoch0[0]) == len(epoch0[1]) == 16 and not epoch0[0] & epoch0[1]
+    checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert checkpoints == ["epoch000-step000004.ckpt", "last.ckpt"]  # written once, by rank 0
+
+
+def _fit(tmp_path, task, steps=6):
+    dm = GenerationDataModule(functools.partial(SyntheticTones, num_train=16), batch_size=4,
+                              crop_length=256)
+    trainer = Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_progress_bar=False,
+                      enable_model_summary=False, default_root_dir=tmp_path,
+                      num_sanity_val_steps=0, limit_val_batches=0,
+                      plugins=[AtomicCheckpointIO()], enable_checkpointing=False)
+    trainer.fit(task, datamodule=dm)
+    return trainer
+
+
+def _poisoned_task(nonfinite: str, bad_steps: set[int]) -> GenerationTask:
+    task = GenerationTask(WaveNet(4, 4, 4, dilations=[1, 2]),
+                          functools.partial(torch.optim.Adam, lr=1e-3), nonfinite=nonfinite,
+                          max_skips=3)
+    step = task.step
+
+    def poisoned(batch, stage):
+        loss = step(batch, stage)
+        return loss * float("nan") if task.global_step in bad_steps else loss
+
+    task.step = poisoned
+    return task
+
+
+def test_nonfinite_loss_stops_with_a_clear_message(tmp_path):
+    task = _poisoned_task("stop", {2})
+    expected = "Training diverged at step 2.*task.nonfinite=skip"
+    with pytest.raises(NonFiniteLossError, match=expected):
+        _fit(tmp_path, task)
+    assert all(torch.isfinite(p).all() for p in task.parameters())
+
+
+def test_nonfinite_loss_can_skip_batches_and_gives_up_when_it_persists(tmp_path):
+    task = _poisoned_task("skip", {2})
+    trainer = _fit(tmp_path, task, steps=5)
+    assert all(torch.isfinite(p).all() for p in task.parameters())
+    assert trainer.global_step == 5  # the bad batch made no step; the others did
+    stuck = _poisoned_task("skip", set(range(100)))
+    with pytest.raises(NonFiniteLossError, match="3 batches in a row"):
+        _fit(tmp_path, stuck)
+
+
+def test_checkpoint_with_nan_weights_is_refused():
+    task = GenerationTask(WaveNet(4, 4, 4, dilations=[1]), functools.partial(torch.optim.Adam))
+    with torch.no_grad():
+        task.model.head[1].weight[0, 0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match="Refusing to write a checkpoint"):
+        task.on_save_checkpoint({"state_dict": task.state_dict()})
+
+
+def test_crop_shorter_than_the_receptive_field_is_warned_about(tmp_path):
+    done = run(train_cmd(tmp_path / "run", "trainer.fast_dev_run=true", "data.crop_length=64",
+                         "model.dilations=[1,2,4,8,16,32]"))
+    assert done.returncode == 0
+    assert ("data.crop_length=64 is shorter than the model's receptive field of 64 samples"
+            not in done.stderr)  # 64 == 1 + 63: not shorter
+    done = run(train_cmd(tmp_path / "run2", "trainer.fast_dev_run=true", "data.crop_length=32",
+                         "model.dilations=[1,2,4,8,16,32]"))
+    assert "data.crop_length=32 is shorter than the model's receptive field of 64 samples" in (
+        done.stderr + done.stdout)
+
