@@ -88,6 +88,10 @@ def test_every_model_preset_instantiates(model, tmp_path):
                 "classifier_mfcc": "MFCCFrontend"}
     if model in expected:
         assert type(net.frontend).__name__ == expected[model]
+    bodies = {"classifier_context": "ContextModule", "classifier_aspp": "ASPP1d"}
+    if model.startswith("classifier"):
+        assert type(net.body).__name__ == bodies[model] if model in bodies else net.body is None
+        assert net(torch.randn(2, 4000)).shape == (2, net.num_classes)
 
 
 def test_front_end_is_a_config_group(tmp_path):
@@ -133,3 +137,21 @@ def test_bad_classifier_pooling_is_refused(tmp_path):
                          "model.pooling=median"])
     with pytest.raises(InstantiationException, match="pooling.*'median'"):
         build(cfg)
+
+
+def test_augmentation_is_a_config_group_built_at_the_data_rate(tmp_path):
+    from wavedil.data import Augment
+
+    cfg = compose_train([f"output_dir={tmp_path}", "experiment=synthetic_classifier",
+                         "data/augment=speech", "data.augment.p=1.0"])
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup("fit")
+    augment = datamodule.datasets["train"].augment
+    assert isinstance(augment, Augment) and augment.p == 1.0
+    assert augment.sample_rate == datamodule.info.sample_rate
+    assert datamodule.datasets["val"].augment is None  # training only
+    off = compose_train([f"output_dir={tmp_path}", "experiment=synthetic_classifier"])
+    assert off.data.augment is None
+    fsdd = compose_train([f"output_dir={tmp_path}", "experiment=fsdd_classifier",
+                          "data.root=x", "data.augment=null"])
+    assert fsdd.data.augment is None

@@ -1,4 +1,5 @@
-"""PNG pictures: waveforms with spectrograms, training curves, confusion matrices.
+"""PNG pictures: waveforms with spectrograms, training curves, confusion matrices,
+receptive fields per layer.
 
 Matplotlib is driven through its non-interactive Agg backend; every function
 writes one PNG and returns its path.
@@ -12,13 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
-__all__ = ["plot_confusion_matrix", "plot_curves", "plot_waveform"]
+__all__ = ["plot_confusion_matrix", "plot_curves", "plot_layer_fields", "plot_waveform"]
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
@@ -96,4 +98,47 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str],
                 ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
                         color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
     ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_layer_fields(fields: Sequence, sample_rate: int | None, path: str | os.PathLike,
+                      title: str = "") -> Path:
+    """Which input samples each layer's output sees (from
+    :func:`wavedil.receptive_field.layer_fields`).
+
+    Left: one row per layer, the gradient magnitude of its middle output step with
+    respect to every input step, log colour scale, x in samples (or ms) relative to
+    that output step. Right: the field size per layer on a log axis, where a
+    dilation schedule's exponential growth is a straight line.
+    """
+    names = [f.name for f in fields]
+    rows = np.stack([f.influence.numpy() for f in fields])  # (layers, T)
+    offsets = np.arange(rows.shape[1]) - fields[-1].position
+    aligned = np.stack([np.roll(r, fields[-1].position - f.position)
+                        for r, f in zip(rows, fields)])
+    scale = 1000.0 / sample_rate if sample_rate else 1.0
+    unit = "ms" if sample_rate else "samples"
+    reach = max(max(f.extent.past, f.extent.future) for f in fields)
+    pad = max(8, reach // 10)
+    keep = (offsets >= -reach - pad) & (offsets <= reach + pad)
+    image = np.log10(np.maximum(aligned[:, keep], 1e-8))
+
+    height = max(3.0, 0.28 * len(fields) + 1.5)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, height), sharey=True,
+                                      gridspec_kw={"width_ratios": [3, 1]})
+    extent = (offsets[keep][0] * scale, offsets[keep][-1] * scale, len(fields) - 0.5, -0.5)
+    shown = left.imshow(image, aspect="auto", cmap="viridis", vmin=-8, vmax=0,
+                        extent=extent, interpolation="nearest")
+    left.axvline(0.0, color="white", linewidth=0.6, linestyle="--")
+    left.set_yticks(range(len(fields)), names, fontsize=7)
+    left.set_xlabel(f"input offset from the output step ({unit})")
+    left.set_title(title or "gradient of each layer's output w.r.t. the input")
+    fig.colorbar(shown, ax=left, label="log10 |gradient| (row max = 0)", pad=0.01)
+    sizes = [f.extent.size * scale for f in fields]
+    right.barh(range(len(fields)), sizes, color="tab:blue")
+    right.set_xscale("log")
+    right.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    right.set_xlabel(f"receptive field ({unit})")
+    for i, f in enumerate(fields):
+        right.text(sizes[i], i, f" {f.extent.size}", va="center", fontsize=6)
     return _save(fig, path)

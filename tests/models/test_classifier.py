@@ -58,3 +58,32 @@ def test_spec_round_trip_and_errors():
         WaveNetClassifier(3, pooling="median")
     with pytest.raises(ValueError, match="num_classes"):
         WaveNetClassifier(1)
+
+
+@pytest.mark.parametrize("body", ["context", "aspp"])
+def test_dilated_bodies_plug_into_the_classifier(body):
+    from wavedil.nn import ASPP1d, ContextModule
+    from wavedil.receptive_field import layer_fields
+
+    module = ContextModule(16) if body == "context" else ASPP1d(16, 24, rates=(2, 4))
+    clf = WaveNetClassifier(4, LogMelFrontend(8000, 256, 64, 20), residual_channels=16,
+                            skip_channels=32, body=module)
+    audio, lengths = torch.randn(3, 3000), torch.tensor([3000, 2000, 900])
+    audio[1, 2000:] = audio[2, 900:] = 0.0  # batch padding
+    assert clf(audio, lengths).shape == (3, 4)
+    # a padded clip scores as it does alone
+    clf.eval()
+    alone = clf(audio[2:, :900], torch.tensor([900]))
+    assert torch.allclose(clf(audio, lengths)[2:], alone, atol=1e-5)
+    clone = from_spec(to_spec(clf))
+    assert type(clone.body) is type(module)
+    if body == "context":  # the gradient-measured field equals the arithmetic one
+        measured = layer_fields(clf, random_weights=True)[-1].extent.size
+        assert abs(measured - clf.receptive_field) <= 1  # a Hann window's zero end tap
+
+
+def test_a_body_of_the_wrong_width_is_refused():
+    from wavedil.nn import ContextModule
+
+    with pytest.raises(ValueError, match="residual_channels=16"):
+        WaveNetClassifier(3, residual_channels=16, body=ContextModule(8))

@@ -1,6 +1,7 @@
 """Data: audio I/O (soundfile), pure functions, synthetic and folder sources,
 datasets and Lightning datamodules."""
 
+from wavedil.data.augment import Augment
 from wavedil.data.datamodules import ClassificationDataModule, GenerationDataModule
 from wavedil.data.datasets import ClipDataset, CropDataset, collate_clips
 from wavedil.data.io import AudioError, load_audio, read_audio, write_audio
@@ -22,6 +23,7 @@ __all__ = [
     "FSDD",
     "AudioError",
     "AudioFolder",
+    "Augment",
     "ClassificationDataModule",
     "Clip",
     "ClipDataset",

@@ -14,6 +14,7 @@ from a mid-epoch checkpoint skips the batches that epoch already trained on.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import random
 from collections.abc import Callable
@@ -185,7 +186,9 @@ class ClassificationDataModule(_ClipDataModule):
         root: folder of the data (for file sources).
         batch_size: clips per batch.
         max_length: cap on clip length in samples (``None``: whole clips).
-        augment: training-time augmentation ``(T,), generator -> (T',)``, or ``None``.
+        augment: training-time augmentation ``(T,), generator -> (T',)``, a factory
+            taking ``sample_rate=`` (a ``functools.partial``, e.g. Hydra's
+            ``_partial_: true``) called once the data's rate is known, or ``None``.
         num_workers: DataLoader worker processes.
         seed: data order, crops and augmentation (``None``: a random seed).
     """
@@ -208,5 +211,7 @@ class ClassificationDataModule(_ClipDataModule):
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
         train = split == "train"
+        if isinstance(self.augment, functools.partial):
+            self.augment = self.augment(sample_rate=self.info.sample_rate)
         return ClipDataset(clips, self.max_length, train=train,
                            augment=self.augment if train else None)

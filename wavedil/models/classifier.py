@@ -7,8 +7,13 @@ residual, ``S`` skip channels, ``K`` classes.
 
     audio (B, T)
       ─ front end (waveform, log-mel, MFCC) ─ 1x1
-      ─ DilatedStack (causal or centred) ─ Σ skips ─ ReLU ─ 1x1 ─ ReLU
+      ─ body: DilatedStack (causal or centred) ─ Σ skips     (default)
+          or any dilated block, e.g. ContextModule, ASPP1d  (body=...)
+      ─ ReLU ─ 1x1 ─ ReLU
       ─ Pooling (mean, max, attention; padding masked) ─ Linear ─ logits (B, K)
+
+A ``body`` module maps ``(B, R, N)`` with a ``mask=`` keyword to ``(B, C_b, N)`` and
+reports ``out_channels`` and ``receptive_field``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ class WaveNetClassifier(nn.Module):
         causal: causal blocks (each frame sees only the past) or centred ones.
         pooling: ``"mean"``, ``"max"`` or ``"attention"``.
         dropout: dropout inside blocks and before the linear head.
+        separable: depthwise-separable dilated convolutions in the stack.
+        conv_impl: ``"direct"`` or ``"space_to_batch"`` dilated convolutions.
+        body: a module that replaces the WaveNet stack (its input has
+            ``residual_channels``; ``gate_channels``, ``kernel_size``, ``dilations``,
+            ``causal``, ``separable`` and ``conv_impl`` then go unused), e.g.
+            :class:`~wavedil.nn.ContextModule` or :class:`~wavedil.nn.ASPP1d`.
 
     Shape:
         - audio: ``(B, T)`` float in [-1, 1]
@@ -67,23 +78,40 @@ class WaveNetClassifier(nn.Module):
         causal: bool = False,
         pooling: str = "mean",
         dropout: float = 0.1,
+        separable: bool = False,
+        conv_impl: str = "direct",
+        body: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = check_positive_int("num_classes", num_classes, minimum=2)
         self.frontend = frontend if frontend is not None else WaveformFrontend()
         dilations = list(dilations) if dilations is not None else dilation_schedule(64, 2)
+        check_positive_int("residual_channels", residual_channels)
         self.input_proj = nn.Conv1d(self.frontend.out_channels, residual_channels, 1)
-        self.stack = DilatedStack(
-            residual_channels,
-            gate_channels,
-            skip_channels,
-            dilations,
-            kernel_size=kernel_size,
-            causal=causal,
-            dropout=dropout,
-        )
+        if body is None:
+            self.stack: DilatedStack | None = DilatedStack(
+                residual_channels,
+                gate_channels,
+                skip_channels,
+                dilations,
+                kernel_size=kernel_size,
+                causal=causal,
+                dropout=dropout,
+                separable=separable,
+                impl=conv_impl,
+            )
+            body_channels = skip_channels
+        else:
+            self.stack = None
+            expected = _input_channels(body)
+            if expected is not None and expected != residual_channels:
+                raise ValueError(
+                    f"Expected a body taking residual_channels={residual_channels} inputs, "
+                    f"but {type(body).__name__} takes {expected}.")
+            body_channels = body.out_channels
+        self.body = body
         self.post = nn.Sequential(
-            nn.ReLU(), nn.Conv1d(skip_channels, skip_channels, 1), nn.ReLU()
+            nn.ReLU(), nn.Conv1d(body_channels, skip_channels, 1), nn.ReLU()
         )
         self.pool = Pooling(pooling, skip_channels)
         self.dropout = nn.Dropout(dropout)
@@ -92,7 +120,8 @@ class WaveNetClassifier(nn.Module):
     @property
     def receptive_field(self) -> int:
         """Input samples one pooled frame depends on, front end included."""
-        frames = receptive_field_of(1, self.stack.receptive_field)
+        core = self.stack if self.body is None else self.body
+        frames = receptive_field_of(1, core.receptive_field)
         return self.frontend.receptive_field(frames)
 
     def embed(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -103,8 +132,21 @@ class WaveNetClassifier(nn.Module):
         step_mask = None if mask is None else mask.unsqueeze(1).to(h.dtype)  # (B, 1, N)
         if step_mask is not None:
             h = h * step_mask  # padded frames carry zeros, like conv padding
-        h = self.post(self.stack(h, mask=step_mask).skip)  # (B, S, N)
+        if self.stack is not None:
+            h = self.stack(h, mask=step_mask).skip  # (B, S, N)
+        else:
+            h = self.body(h, mask=step_mask)  # (B, C_b, N)
+        h = self.post(h)  # (B, S, N)
         return self.pool(h, mask)  # (B, S)
 
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.classify(self.dropout(self.embed(audio, lengths)))  # (B, K)
+
+
+def _input_channels(body: nn.Module) -> int | None:
+    """Input channels of a body module, from its first convolution (if it has one)."""
+    for name in ("channels", "in_channels"):
+        if isinstance(getattr(body, name, None), int):
+            return getattr(body, name)
+    first = next((m for m in body.modules() if isinstance(m, nn.Conv1d)), None)
+    return None if first is None else first.in_channels

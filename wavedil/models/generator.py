@@ -85,6 +85,9 @@ class WaveNet(nn.Module):
         local_upsample: ``"repeat"`` or ``"linear"`` (see :class:`LocalUpsampler`).
         local_hidden_channels: channels after upsampling (default: ``local_channels``).
         dropout: dropout inside the residual blocks.
+        separable: depthwise-separable dilated convolutions (see
+            :class:`~wavedil.nn.SeparableConv1d`); the samplers handle both.
+        conv_impl: ``"direct"`` or ``"space_to_batch"`` dilated convolutions.
 
     Shape:
         - x: ``(B, T)`` long codes (``embedding``/``onehot``) or float values.
@@ -114,6 +117,8 @@ class WaveNet(nn.Module):
         local_upsample: str = "repeat",
         local_hidden_channels: int | None = None,
         dropout: float = 0.0,
+        separable: bool = False,
+        conv_impl: str = "direct",
     ) -> None:
         super().__init__()
         self.output = output if output is not None else MuLawCategorical()
@@ -178,6 +183,8 @@ class WaveNet(nn.Module):
             global_channels=global_channels,
             local_channels=local_hidden_channels if local_channels is not None else None,
             dropout=dropout,
+            separable=separable,
+            impl=conv_impl,
         )
         self.head = nn.Sequential(
             nn.ReLU(),

@@ -11,6 +11,11 @@ A *causal* convolution pads only on the left, ``(k - 1) * dilation`` zeros, so
 output ``t`` sees inputs ``t - (k - 1) * dilation .. t`` and nothing later. A
 *centred* convolution splits the same padding between both sides (the extra
 zero, when the total is odd, goes to the past), for models that may look ahead.
+
+Two implementations give the same numbers: ``impl="direct"`` (the backend's dilated
+convolution) and ``impl="space_to_batch"`` (:mod:`wavedil.nn.space_to_batch`: phases
+folded into the batch, undilated convolution). ``bench/space_to_batch.py`` compares
+them; on CPU the direct path won every case measured, so it is the default.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wavedil.nn.cache import RingBuffer
-from wavedil.nn.checks import check_positive_int
+from wavedil.nn.checks import check_choice, check_positive_int
+from wavedil.nn.space_to_batch import dilated_conv1d_space_to_batch
 
-__all__ = ["CausalConv1d", "DilatedConv1d"]
+__all__ = ["CONV_IMPLS", "CausalConv1d", "DilatedConv1d"]
+
+CONV_IMPLS = ("direct", "space_to_batch")
 
 
 class DilatedConv1d(nn.Conv1d):
@@ -35,6 +43,8 @@ class DilatedConv1d(nn.Conv1d):
         dilation: spacing between taps (>= 1).
         causal: pad only on the left (True) or centre the filter (False).
         bias: learn an additive bias.
+        groups: channel groups (``in_channels`` for a depthwise convolution).
+        impl: ``"direct"`` or ``"space_to_batch"`` (same result, see the module notes).
 
     Shape:
         ``(B, in_channels, T) -> (B, out_channels, T)``
@@ -56,13 +66,21 @@ class DilatedConv1d(nn.Conv1d):
         dilation: int = 1,
         causal: bool = True,
         bias: bool = True,
+        groups: int = 1,
+        impl: str = "direct",
     ) -> None:
         check_positive_int("in_channels", in_channels)
         check_positive_int("out_channels", out_channels)
         check_positive_int("kernel_size", kernel_size)
         check_positive_int("dilation", dilation)
-        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
+        check_positive_int("groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Expected groups to divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}, but found groups={groups}.")
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias,
+                         groups=groups)
         self.causal = causal
+        self.impl = check_choice("impl", impl, CONV_IMPLS)
         span = (kernel_size - 1) * dilation
         # The odd zero goes to the left so that a centred filter never sees further ahead
         # than it sees behind.
@@ -80,11 +98,16 @@ class DilatedConv1d(nn.Conv1d):
         return self.pad_right
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.impl == "space_to_batch":
+            return dilated_conv1d_space_to_batch(
+                x, self.weight, self.bias, self.dilation[0], (self.pad_left, self.pad_right),
+                self.groups)  # (B, C_out, T)
         x = F.pad(x, (self.pad_left, self.pad_right))  # (B, C_in, T + span)
         return super().forward(x)  # (B, C_out, T)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", causal={self.causal}"
+        impl = "" if self.impl == "direct" else f", impl={self.impl!r}"
+        return super().extra_repr() + f", causal={self.causal}{impl}"
 
     # -- streaming (one step at a time) ------------------------------------------------
 
@@ -108,7 +131,7 @@ class DilatedConv1d(nn.Conv1d):
         k, d = self.kernel_size[0], self.dilation[0]
         past = cache.read([(k - 1 - i) * d for i in range(k - 1)])  # oldest first
         window = torch.cat([*past, x], dim=-1)  # (B, C_in, k): the taps, undilated
-        y = F.conv1d(window, self.weight, self.bias)  # (B, C_out, 1)
+        y = F.conv1d(window, self.weight, self.bias, groups=self.groups)  # (B, C_out, 1)
         return y, cache.push(x)
 
 

@@ -13,7 +13,8 @@ channels, ``L`` local and ``E`` global conditioning channels.
 
 The dilated convolution produces ``2 G`` channels, split into the filter ``a``
 and the gate ``b``; conditioning is added to both before the nonlinearity, as in
-van den Oord et al. (2016), equations 2 and 3.
+van den Oord et al. (2016), equations 2 and 3. With ``separable=True`` the dilated
+convolution is depthwise-separable (:class:`~wavedil.nn.separable.SeparableConv1d`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from torch import Tensor, nn
 from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_positive_int
 from wavedil.nn.conv import DilatedConv1d
+from wavedil.nn.separable import SeparableConv1d
 
 __all__ = ["BlockOutput", "ResidualBlock"]
 
@@ -59,6 +61,10 @@ class ResidualBlock(nn.Module):
         residual_output: build the 1x1 residual projection. A stack's last block
             feeds only its skip to the head, so it is built without one (an unused
             parameter would also stop DDP); it then returns its input as residual.
+        separable: make the dilated convolution depthwise-separable (a per-channel
+            dilated filter, then a 1x1 to ``2 G``): about ``k`` times fewer
+            multiply-adds, see :func:`wavedil.nn.cost.separable_saving`.
+        impl: ``"direct"`` or ``"space_to_batch"`` dilated convolution (same result).
 
     Shape:
         - x: ``(B, R, T)``
@@ -85,6 +91,8 @@ class ResidualBlock(nn.Module):
         local_channels: int | None = None,
         dropout: float = 0.0,
         residual_output: bool = True,
+        separable: bool = False,
+        impl: str = "direct",
     ) -> None:
         super().__init__()
         check_positive_int("residual_channels", residual_channels)
@@ -98,8 +106,9 @@ class ResidualBlock(nn.Module):
             raise ValueError(f"Expected dropout in [0, 1), but found {dropout!r}.")
 
         self.gate_channels = gate_channels
-        self.conv = DilatedConv1d(
-            residual_channels, 2 * gate_channels, kernel_size, dilation, causal=causal
+        conv = SeparableConv1d if separable else DilatedConv1d
+        self.conv: DilatedConv1d | SeparableConv1d = conv(
+            residual_channels, 2 * gate_channels, kernel_size, dilation, causal=causal, impl=impl
         )
         self.global_proj = (
             nn.Linear(global_channels, 2 * gate_channels, bias=False)

@@ -65,6 +65,8 @@ class DilatedStack(nn.Module):
         dropout: dropout inside each block.
         residual_output: give the last block a residual projection too (only needed
             when the stack's residual output is used; by default it is not built).
+        separable: depthwise-separable dilated convolutions in every block.
+        impl: ``"direct"`` or ``"space_to_batch"`` dilated convolutions.
 
     Shape:
         ``(B, R, T) -> StackOutput((B, R, T), (B, S, T))``; ``mask``: ``(B, 1, T)``
@@ -87,6 +89,8 @@ class DilatedStack(nn.Module):
         local_channels: int | None = None,
         dropout: float = 0.0,
         residual_output: bool = False,
+        separable: bool = False,
+        impl: str = "direct",
     ) -> None:
         super().__init__()
         dilations = check_dilations(dilations)
@@ -102,6 +106,8 @@ class DilatedStack(nn.Module):
                 local_channels=local_channels,
                 dropout=dropout,
                 residual_output=residual_output or i < len(dilations) - 1,
+                separable=separable,
+                impl=impl,
             )
             for i, d in enumerate(dilations)
         )
