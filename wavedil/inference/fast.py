@@ -179,6 +179,9 @@ class FastStepper:
         self._first_input = self.carried[0, :, :r]  # (B, R) view
         self._layer_inputs = self.carried[:-1, :, :r]  # (N, B, R) view
         self._embedded = torch.empty(batch, r, **dev)
+        context = getattr(model, "context", None)
+        self.context_cache = (None if context is None
+                              else context.init_cache(batch, self.device, self.dtype))
         self.t = 0
 
     # -- ring indices --------------------------------------------------------------------
@@ -255,5 +258,9 @@ class FastStepper:
         self.t = t + 1
 
         skip = F.relu(self.skip_slice + self.skip_bias)  # (B, S)
+        if self.context_cache is not None:  # an extra causal block on the skips
+            y, self.context_cache = self.model.context.step(skip.unsqueeze(-1),
+                                                            self.context_cache)
+            skip = F.relu(y[..., 0])
         hidden = F.relu(torch.addmm(self.head_b1, skip, self.head_w1))
         return torch.addmm(self.head_b2, hidden, self.head_w2)  # (B, C)

@@ -82,6 +82,11 @@ class NaiveStepper:
 
     def __init__(self, model: WaveNet, batch: int, global_vector: Tensor | None = None,
                  local: Tensor | None = None) -> None:
+        if getattr(getattr(model, "context", None), "global_context", False):
+            raise ValueError(
+                "The naive sampler re-runs forward over one receptive field, but this model's "
+                "context block pools over the whole past (an unbounded field); use "
+                "method='fast' or 'cached'.")
         self.model, self.global_vector, self.local = model, global_vector, local
         self.inputs: list[Tensor] = []  # the last receptive_field inputs
         self.t = 0

@@ -23,7 +23,7 @@ every ``t``, the parameters of the distribution of the value that *follows*
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -48,10 +48,12 @@ class WaveNetState(NamedTuple):
         input: history of the input conv (``onehot`` and ``continuous`` encodings),
             or ``None`` for an embedding.
         stack: one ring buffer per residual block.
+        context: the ``context`` block's cache, or ``None`` without one.
     """
 
     input: RingBuffer | None
     stack: list[RingBuffer]
+    context: Any = None
 
     @property
     def index(self) -> int:
@@ -88,6 +90,11 @@ class WaveNet(nn.Module):
         separable: depthwise-separable dilated convolutions (see
             :class:`~wavedil.nn.SeparableConv1d`); the samplers handle both.
         conv_impl: ``"direct"`` or ``"space_to_batch"`` dilated convolutions.
+        context: a causal block with ``init_cache``/``step`` applied to the ReLU'd
+            skip sum before the output layers, ``(B, S, T) -> (B, S, T)``, e.g.
+            ``ContextModule(skip_channels, causal=True)``: more context at the skip
+            rate. Identity-initialised, it leaves an untrained model's output as it
+            would be without it.
 
     Shape:
         - x: ``(B, T)`` long codes (``embedding``/``onehot``) or float values.
@@ -119,6 +126,7 @@ class WaveNet(nn.Module):
         dropout: float = 0.0,
         separable: bool = False,
         conv_impl: str = "direct",
+        context: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.output = output if output is not None else MuLawCategorical()
@@ -192,12 +200,23 @@ class WaveNet(nn.Module):
             nn.ReLU(),
             nn.Conv1d(skip_channels, self.output.out_channels, 1),
         )
+        if context is not None:
+            if not getattr(context, "causal", False) or not hasattr(context, "step"):
+                raise ValueError(
+                    f"Expected a causal context block with a step method, but "
+                    f"{type(context).__name__} is not (build it with causal=True).")
+            channels = getattr(context, "out_channels", None)
+            if channels != skip_channels:
+                raise ValueError(f"Expected a context block of skip_channels={skip_channels} "
+                                 f"channels, but found {channels}.")
+        self.context = context
 
     @property
     def receptive_field(self) -> int:
         """Past values (the current one included) that one output depends on."""
         first = getattr(self.input_layer, "receptive_field", 1)
-        return receptive_field_of(first, self.stack.receptive_field)
+        context = 1 if self.context is None else self.context.receptive_field
+        return receptive_field_of(first, self.stack.receptive_field, context)
 
     def embed_input(self, x: Tensor) -> Tensor:
         """Previous values ``(B, T)`` -> residual stream ``(B, R, T)``."""
@@ -281,6 +300,8 @@ class WaveNet(nn.Module):
         :meth:`upsample_local`, ``global_vector`` ``(B, E)`` from :meth:`global_vector`."""
         h = self.embed_input(x)  # (B, R, T)
         skip = self.stack(h, local, global_vector).skip  # (B, S, T)
+        if self.context is not None:
+            skip = self.context(torch.relu(skip))  # (B, S, T)
         return self.head(skip)  # (B, C, T)
 
     # -- streaming (one sample at a time) ------------------------------------------------
@@ -293,7 +314,9 @@ class WaveNet(nn.Module):
         device = device or self.head[1].weight.device
         first = (None if self.input_encoding == "embedding"
                  else self.input_layer.init_cache(batch, device, dtype))
-        return WaveNetState(first, self.stack.init_cache(batch, device, dtype))
+        context = (None if self.context is None
+                   else self.context.init_cache(batch, device, dtype))
+        return WaveNetState(first, self.stack.init_cache(batch, device, dtype), context)
 
     def step(
         self,
@@ -317,7 +340,10 @@ class WaveNet(nn.Module):
         else:
             h, first = self.input_layer.step(self._conv_input(x), state.input)  # (B, R, 1)
         out, stack = self.stack.step(h, state.stack, local, global_vector)
-        return self.head(out.skip), WaveNetState(first, stack)  # (B, C, 1)
+        skip, context = out.skip, None  # (B, S, 1)
+        if self.context is not None:
+            skip, context = self.context.step(torch.relu(skip), state.context)
+        return self.head(skip), WaveNetState(first, stack, context)  # (B, C, 1)
 
     def shift_right(self, values: Tensor) -> Tensor:
         """Teacher-forcing input for ``values``: silence, then all but the last.

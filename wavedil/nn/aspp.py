@@ -26,15 +26,31 @@ because padded batches of clips of different lengths would bias its statistics.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_dilations, check_positive_int
 from wavedil.nn.conv import DilatedConv1d
 from wavedil.spec import serializable
 
-__all__ = ["ASPP1d"]
+__all__ = ["ASPP1d", "ASPPCache"]
+
+
+class ASPPCache(NamedTuple):
+    """Streaming state of a causal :class:`ASPP1d`.
+
+    Attributes:
+        branches: one ring buffer per branch.
+        total: running sum of the inputs, ``(B, C, 1)`` (for the pooled branch).
+        count: steps summed.
+    """
+
+    branches: list[RingBuffer]
+    total: Tensor
+    count: int
 
 
 @serializable
@@ -54,6 +70,8 @@ class ASPP1d(nn.Module):
 
     Shape:
         ``(B, C, T) -> (B, C', T)``; ``mask``: ``(B, 1, T)`` (1 = valid step)
+
+    A causal block also runs one step at a time (:meth:`init_cache`, :meth:`step`).
 
     Example:
         >>> block = ASPP1d(16, 32, rates=(2, 4, 8))
@@ -124,3 +142,27 @@ class ASPP1d(nn.Module):
             return total / torch.cumsum(weight, dim=-1).clamp_min(1.0)
         total = (x * weight).sum(-1, keepdim=True)  # (B, C, 1)
         return total / weight.sum(-1, keepdim=True).clamp_min(1.0)
+
+    # -- streaming (causal only) -------------------------------------------------------
+
+    def init_cache(self, batch: int, device: torch.device | str | None = None,
+                   dtype: torch.dtype | None = None) -> ASPPCache:
+        """Empty state for :meth:`step`: the branches' rings and a zero running sum."""
+        first = self.branches[0]
+        dtype = dtype or first.weight.dtype
+        rings = [branch.init_cache(batch, device, dtype) for branch in self.branches]
+        return ASPPCache(rings, torch.zeros(batch, first.in_channels, 1, device=device,
+                                            dtype=dtype), 0)
+
+    def step(self, x: Tensor, cache: ASPPCache) -> tuple[Tensor, ASPPCache]:
+        """One step of :meth:`forward` (no mask): ``(B, C, 1), cache -> (B, C', 1), cache``."""
+        outs, rings = [], []
+        for branch, ring in zip(self.branches, cache.branches, strict=True):
+            y, ring = branch.step(x, ring)
+            outs.append(torch.relu(y))  # (B, H, 1)
+            rings.append(ring)
+        total, count = cache.total + x, cache.count + 1
+        if self.pooled is not None:
+            outs.append(torch.relu(self.pooled(total / count)))  # the running mean
+        y = self.dropout(torch.relu(self.project(torch.cat(outs, dim=1))))  # (B, C', 1)
+        return y, ASPPCache(rings, total, count)

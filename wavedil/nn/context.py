@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_choice, check_dilations, check_positive_int
 from wavedil.nn.conv import DilatedConv1d, receptive_field_of
 from wavedil.spec import serializable
@@ -58,6 +59,9 @@ class ContextModule(nn.Module):
 
     Shape:
         ``(B, C, T) -> (B, C, T)``; ``mask``: ``(B, 1, T)`` (1 = valid step)
+
+    A causal module also runs one step at a time (:meth:`init_cache`, :meth:`step`),
+    one ring buffer per layer, so it can follow a generator's stack.
 
     Example:
         >>> m = ContextModule(8)
@@ -144,3 +148,20 @@ class ContextModule(nn.Module):
                 x = x * mask
         x = self.output(x)  # (B, C, T)
         return x if mask is None else x * mask
+
+    # -- streaming (causal only) -------------------------------------------------------
+
+    def init_cache(self, batch: int, device: torch.device | str | None = None,
+                   dtype: torch.dtype | None = None) -> list[RingBuffer]:
+        """Empty histories for :meth:`step`: one ring per layer."""
+        return [conv.init_cache(batch, device, dtype) for conv in [*self.layers, self.output]]
+
+    def step(self, x: Tensor, cache: list[RingBuffer]) -> tuple[Tensor, list[RingBuffer]]:
+        """One step of :meth:`forward`: ``(B, C, 1), cache -> (B, C, 1), cache``."""
+        new_cache = []
+        for layer, ring in zip(self.layers, cache[:-1], strict=True):
+            y, ring = layer.step(x, ring)
+            x = torch.relu(y)  # (B, c_i, 1)
+            new_cache.append(ring)
+        y, ring = self.output.step(x, cache[-1])
+        return y, [*new_cache, ring]
