@@ -49,3 +49,20 @@ def test_probability_zero_is_identity_and_bad_ranges_are_refused():
         Augment(8000, speed=(0.0, 1.0))
     with pytest.raises(ValueError, match="p in"):
         Augment(8000, p=1.5)
+
+
+def test_lowpass_removes_high_frequencies_and_nyquist_cutoffs_do_nothing():
+    t = torch.arange(8000) / 8000
+    clip = 0.3 * torch.sin(2 * torch.pi * 300 * t) + 0.3 * torch.sin(2 * torch.pi * 3500 * t)
+    aug = Augment(8000, speed=None, gain_db=None, shift_seconds=None, noise_snr_db=None,
+                  lowpass_hz=(1000.0, 1500.0), p=1.0)
+    out = aug(clip, torch.Generator().manual_seed(0))
+    spectrum = torch.fft.rfft(out).abs()  # 1 Hz bins
+    before = torch.fft.rfft(clip).abs()
+    assert spectrum[3500] < 0.05 * before[3500]  # the 3.5 kHz tone is gone
+    assert spectrum[300] > 0.8 * before[300]  # the 300 Hz tone stays
+    above_nyquist = Augment(8000, speed=None, gain_db=None, shift_seconds=None,
+                            noise_snr_db=None, lowpass_hz=(4000.0, 5000.0), p=1.0)
+    assert torch.equal(above_nyquist(clip), clip)
+    with pytest.raises(ValueError, match="lowpass_hz"):
+        Augment(8000, lowpass_hz=(2000.0, 1000.0))

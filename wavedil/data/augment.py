@@ -9,7 +9,10 @@ Each perturbation is optional (``None`` disables it) and drawn afresh per clip:
   different vocal tract would move them;
 * **gain**: a random level in dB;
 * **shift**: random leading silence (time shift);
-* **noise**: white or brown background noise at a random signal-to-noise ratio.
+* **noise**: white or brown background noise at a random signal-to-noise ratio;
+* **lowpass**: a random band limit (a cascade of two biquad low-pass filters at a
+  random cut-off), as a duller microphone or channel would give: a model then
+  cannot lean on high-frequency cues that some speakers' recordings lack.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class Augment:
         gain_db: (min, max) gain in dB, or ``None``.
         shift_seconds: largest leading silence added, or ``None``.
         noise_snr_db: (min, max) signal-to-noise ratio of added noise, or ``None``.
+        lowpass_hz: (min, max) cut-off of a random low-pass filter, or ``None``
+            (cut-offs at or above the Nyquist frequency leave the clip alone).
         p: probability of each perturbation.
 
     Shape:
@@ -67,12 +72,14 @@ class Augment:
         gain_db: tuple[float, float] | None = (-6.0, 6.0),
         shift_seconds: float | None = 0.1,
         noise_snr_db: tuple[float, float] | None = (15.0, 40.0),
+        lowpass_hz: tuple[float, float] | None = None,
         p: float = 0.5,
     ) -> None:
         self.sample_rate = check_positive_int("sample_rate", sample_rate)
         self.speed = _range("speed", speed, low=0.0)
         self.gain_db = _range("gain_db", gain_db)
         self.noise_snr_db = _range("noise_snr_db", noise_snr_db)
+        self.lowpass_hz = _range("lowpass_hz", lowpass_hz, low=0.0)
         if shift_seconds is not None and shift_seconds < 0:
             raise ValueError(f"Expected shift_seconds >= 0, but found {shift_seconds}.")
         self.shift_seconds = shift_seconds
@@ -98,6 +105,11 @@ class Augment:
                 audio = AF.resample(audio, factor, 100)
         if self.gain_db is not None and chance():
             audio = audio * 10 ** (uniform(*self.gain_db) / 20)
+        if self.lowpass_hz is not None and chance():
+            cutoff = uniform(*self.lowpass_hz)
+            if cutoff < self.sample_rate / 2:
+                for _ in range(2):  # 24 dB per octave
+                    audio = AF.lowpass_biquad(audio, self.sample_rate, cutoff)
         if self.noise_snr_db is not None and chance():
             noise = torch.randn(audio.shape, generator=generator, dtype=audio.dtype)
             if uniform() < 0.5:  # brown noise: most energy low, like hum and rumble
@@ -116,4 +128,4 @@ class Augment:
     def __repr__(self) -> str:
         return (f"Augment(speed={self.speed}, gain_db={self.gain_db}, "
                 f"shift_seconds={self.shift_seconds}, noise_snr_db={self.noise_snr_db}, "
-                f"p={self.p})")
+                f"lowpass_hz={self.lowpass_hz}, p={self.p})")
