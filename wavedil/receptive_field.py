@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from wavedil.nn.conv import DilatedConv1d
+from wavedil.nn.conv import DilatedConv1d, input_channels_of
 
 __all__ = ["Extent", "LayerField", "layer_fields", "measure_receptive_field"]
 
@@ -199,7 +199,7 @@ def _probe(model: nn.Module, length: int, generator: torch.Generator
                 holder["x"] = args[0].detach().requires_grad_(True)  # (1, C, T)
                 return (holder["x"], *args[1:])
             model.input_layer.register_forward_pre_hook(leaf_in)
-        kwargs = _generator_conditioning(model, length)
+        kwargs = _generator_conditioning(model, length, generator)
         output = model(codes if model.input_encoding != "continuous"
                        else torch.rand(1, length, dtype=torch.float64, generator=generator) * 2 - 1,
                        **kwargs)
@@ -212,9 +212,7 @@ def _probe(model: nn.Module, length: int, generator: torch.Generator
         model.post.register_forward_hook(lambda _m, _i, out: kept.__setitem__("out", out))
         model(audio)
         return audio, 0, kept["out"]
-    from wavedil.models.classifier import _input_channels
-
-    channels = _input_channels(model)
+    channels = input_channels_of(model)
     if channels is None:
         raise ValueError(f"Cannot tell the input channels of {type(model).__name__}.")
     x = torch.randn(1, channels, length, dtype=torch.float64, generator=generator)
@@ -222,17 +220,17 @@ def _probe(model: nn.Module, length: int, generator: torch.Generator
     return x, 1, model(x)
 
 
-def _generator_conditioning(model: nn.Module, length: int) -> dict[str, Tensor]:
+def _generator_conditioning(model: nn.Module, length: int, generator: torch.Generator
+                            ) -> dict[str, Tensor]:
     """Random conditioning inputs so that a conditioned generator can run."""
     kwargs: dict[str, Tensor] = {}
-    if getattr(model, "local_channels", None):
-        hop = model.local_upsampler.hop_length
-        kwargs["local_cond"] = torch.randn(1, model.local_channels, -(-length // hop),
-                                           dtype=torch.float64)
-    if model.stack.blocks[0].global_proj is not None:
-        if isinstance(getattr(model, "global_embedding", None), nn.Embedding):
-            kwargs["global_cond"] = torch.zeros(1, dtype=torch.long)
-        else:
-            kwargs["global_cond"] = torch.randn(
-                1, model.stack.blocks[0].global_proj.in_features, dtype=torch.float64)
+    if model.local_upsampler is not None:
+        frames = -(-length // model.local_upsampler.hop_length)
+        kwargs["local_cond"] = torch.randn(1, model.local_channels, frames,
+                                           dtype=torch.float64, generator=generator)
+    if model.global_embedding is not None:
+        kwargs["global_cond"] = torch.zeros(1, dtype=torch.long)
+    elif model.global_channels is not None:
+        kwargs["global_cond"] = torch.randn(1, model.global_channels, dtype=torch.float64,
+                                            generator=generator)
     return kwargs

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from wavedil.nn import DilatedStack, Pooling, WaveformFrontend, dilation_schedule, lengths_to_mask
 from wavedil.nn.checks import check_positive_int
-from wavedil.nn.conv import receptive_field_of
+from wavedil.nn.conv import input_channels_of, receptive_field_of
 from wavedil.spec import serializable
 
 __all__ = ["WaveNetClassifier"]
@@ -103,7 +103,7 @@ class WaveNetClassifier(nn.Module):
             body_channels = skip_channels
         else:
             self.stack = None
-            expected = _input_channels(body)
+            expected = input_channels_of(body)
             if expected is not None and expected != residual_channels:
                 raise ValueError(
                     f"Expected a body taking residual_channels={residual_channels} inputs, "
@@ -141,12 +141,3 @@ class WaveNetClassifier(nn.Module):
 
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.classify(self.dropout(self.embed(audio, lengths)))  # (B, K)
-
-
-def _input_channels(body: nn.Module) -> int | None:
-    """Input channels of a body module, from its first convolution (if it has one)."""
-    for name in ("channels", "in_channels"):
-        if isinstance(getattr(body, name, None), int):
-            return getattr(body, name)
-    first = next((m for m in body.modules() if isinstance(m, nn.Conv1d)), None)
-    return None if first is None else first.in_channels

@@ -335,8 +335,7 @@ class WaveNet(nn.Module):
             ``x (B, 1), local (B, L, 1)?, global_vector (B, E)? -> (B, C, 1), state``
         """
         if self.input_encoding == "embedding":
-            h = self.input_layer(x).transpose(1, 2)  # (B, R, 1)
-            first = None
+            h, first = self.embed_input(x), None  # (B, R, 1)
         else:
             h, first = self.input_layer.step(self._conv_input(x), state.input)  # (B, R, 1)
         out, stack = self.stack.step(h, state.stack, local, global_vector)

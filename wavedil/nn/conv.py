@@ -173,6 +173,21 @@ def receptive_field_of(*fields: int) -> int:
     return 1 + sum(r - 1 for r in fields)
 
 
+def input_channels_of(module: nn.Module) -> int | None:
+    """Input channels of a block: its ``channels`` or ``in_channels`` attribute, else
+    its first convolution's, else ``None``.
+
+    Example:
+        >>> input_channels_of(nn.Sequential(nn.Conv1d(5, 2, 1), nn.Conv1d(2, 2, 1)))
+        5
+    """
+    for name in ("channels", "in_channels"):
+        if isinstance(getattr(module, name, None), int):
+            return getattr(module, name)
+    first = next((m for m in module.modules() if isinstance(m, nn.Conv1d)), None)
+    return None if first is None else first.in_channels
+
+
 def pad_time(x: Tensor, length: int) -> Tensor:
     """Right-pad (or crop) the last axis of ``x`` to ``length`` with zeros."""
     if x.shape[-1] >= length:
