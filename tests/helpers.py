@@ -1,4 +1,5 @@
-"""Test-only callbacks, importable by ``train.py`` subprocesses (run from the repo root)."""
+"""Test-only helpers; the callbacks are importable by ``train.py`` subprocesses (run from
+the repo root)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from pathlib import Path
 
 import lightning.pytorch as pl
+import torch
 
 
 class RecordBatches(pl.Callback):
@@ -24,3 +26,14 @@ class RecordBatches(pl.Callback):
                "loss": None if outputs is None else float(outputs["loss"])}
         with open(self.dir / f"batches-rank{trainer.global_rank}.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
+
+
+def stream(module, x: torch.Tensor) -> torch.Tensor:
+    """Run a causal block step by step (``init_cache``/``step``) over ``x`` ``(B, C, T)``
+    and return its outputs concatenated over time, to compare with ``forward``."""
+    cache = module.init_cache(x.shape[0])
+    steps = []
+    for t in range(x.shape[-1]):
+        y, cache = module.step(x[..., t:t + 1], cache)
+        steps.append(y)
+    return torch.cat(steps, dim=-1)

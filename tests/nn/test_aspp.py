@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.helpers import stream
 from wavedil.nn import ASPP1d
 from wavedil.receptive_field import layer_fields, measure_receptive_field
 
@@ -39,6 +40,7 @@ def test_causal_block_with_running_mean_ignores_the_future():
     y = block(x)
     x[..., 40:] = torch.randn(2, 3, 40)
     assert torch.equal(block(x)[..., :40], y[..., :40])
+    assert (stream(block, x) - block(x)).abs().max() < 1e-5  # the running mean streams
     extent = measure_receptive_field(block.double(), 3, 80, position=60)
     assert extent.future == 0 and extent.past == 60  # everything so far
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.helpers import stream
 from wavedil.nn import ContextModule
 from wavedil.receptive_field import layer_fields, measure_receptive_field
 
@@ -61,6 +62,7 @@ def test_causal_module_ignores_the_future():
     y = module(x)
     x[..., 60:] = torch.randn(1, 3, 60)
     assert torch.equal(module(x)[..., :60], y[..., :60])
+    assert (stream(module, x) - module(x)).abs().max() < 1e-5  # and it streams
 
 
 def test_mask_makes_a_padded_clip_equal_to_the_clip_alone():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from tests.helpers import stream
 from wavedil.nn import CausalConv1d, DilatedConv1d, DilatedStack, ResidualBlock
 from wavedil.nn.cache import RingBuffer
 
@@ -22,12 +23,7 @@ def test_ring_buffer_reads_the_past_and_refuses_impossible_delays():
 def test_conv_step_equals_forward(kernel_size, dilation):
     conv = CausalConv1d(3, 4, kernel_size, dilation)
     x = torch.randn(2, 3, 60)
-    cache = conv.init_cache(2)
-    steps = []
-    for t in range(60):
-        y, cache = conv.step(x[..., t:t + 1], cache)
-        steps.append(y)
-    torch.testing.assert_close(torch.cat(steps, -1), conv(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(stream(conv, x), conv(x), atol=1e-5, rtol=1e-5)
 
 
 def test_centred_conv_cannot_stream():
