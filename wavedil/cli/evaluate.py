@@ -17,7 +17,6 @@ import argparse
 import json
 import re
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,12 +25,7 @@ from tqdm.auto import tqdm
 
 from wavedil.checkpoint import CheckpointError, load_model
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
-from wavedil.inference.classify import (
-    Failure,
-    confusion_matrix,
-    per_class_accuracy,
-    predict_files,
-)
+from wavedil.inference.classify import Failure, accuracy_report, predict_files, report_markdown
 from wavedil.plots import plot_confusion_matrix
 
 __all__ = ["evaluate_folder", "main"]
@@ -96,45 +90,15 @@ def evaluate_folder(args: argparse.Namespace) -> dict:
     if not truth:
         raise UsageError(f"None of the {len(files)} files under {args.folder} could be read.")
 
-    matrix = confusion_matrix(truth, guess, len(names))
-    recall = per_class_accuracy(matrix)
-    accuracy = float(np.trace(matrix) / matrix.sum())
-    report: dict = {
-        "checkpoint": str(args.checkpoint), "folder": str(args.folder), "files": len(truth),
-        "failures": failures, "accuracy": round(accuracy, 4),
-        "per_class": {n: {"n": int(matrix[i].sum()), "correct": int(matrix[i, i]),
-                          "accuracy": None if np.isnan(recall[i]) else round(float(recall[i]), 4)}
-                      for i, n in enumerate(names)},
-        "confusion": matrix.tolist(),
-    }
-    per_speaker: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for t, g, s in zip(truth, guess, speakers, strict=True):
-        if s is not None:
-            per_speaker[s][0] += int(t == g)
-            per_speaker[s][1] += 1
-    if per_speaker:
-        report["per_speaker"] = {s: {"n": n, "accuracy": round(c / n, 4)}
-                                 for s, (c, n) in sorted(per_speaker.items())}
-
+    report: dict = {"checkpoint": str(args.checkpoint), "folder": str(args.folder),
+                    "failures": failures, **accuracy_report(truth, guess, names, speakers)}
     args.out.mkdir(parents=True, exist_ok=True)
-    title = f"{args.checkpoint.name} on {args.folder.name}: accuracy {accuracy:.2%}"
-    plot_confusion_matrix(matrix, names, args.out / "confusion.png", title)
-    (args.out / "per_class.md").write_text(markdown_tables(report))
+    title = f"{args.checkpoint.name} on {args.folder.name}: accuracy {report['accuracy']:.2%}"
+    plot_confusion_matrix(np.asarray(report["confusion"]), names, args.out / "confusion.png",
+                          title)
+    (args.out / "per_class.md").write_text(report_markdown(report))
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     return report
-
-
-def markdown_tables(report: dict) -> str:
-    lines = [f"accuracy: {report['accuracy']:.2%} on {report['files']} files", "",
-             "| class | files | correct | accuracy |", "| --- | --- | --- | --- |"]
-    for name, row in report["per_class"].items():
-        acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.2%}"
-        lines.append(f"| {name} | {row['n']} | {row['correct']} | {acc} |")
-    if "per_speaker" in report:
-        lines += ["", "| speaker | files | accuracy |", "| --- | --- | --- |"]
-        lines += [f"| {s} | {row['n']} | {row['accuracy']:.2%} |"
-                  for s, row in report["per_speaker"].items()]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, CheckpointError, UsageError, ValueError) as err:
         print(f"wavedil-evaluate: error: {err}", file=sys.stderr)
         return 2
-    print(markdown_tables(report), end="")
+    print(report_markdown(report), end="")
     print(f"wrote {args.out / 'confusion.png'}, {args.out / 'per_class.md'}, "
           f"{args.out / 'report.json'}")
     return 1 if report["failures"] else 0

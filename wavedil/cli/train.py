@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from wavedil.checkpoint import AtomicCheckpointIO
 from wavedil.config import use_data_info
-from wavedil.inference.classify import confusion_matrix, per_class_accuracy
+from wavedil.inference.classify import accuracy_report, report_markdown
 
 __all__ = ["train", "train_leave_one_speaker_out", "train_once"]
 
@@ -185,16 +186,11 @@ def _confusion_report(pairs: Any, class_names: list[str], output_dir: Path) -> N
     """Confusion matrix PNG and per-class accuracy table of the test split."""
     from wavedil.plots import plot_confusion_matrix
 
-    labels, predictions = pairs[:, 0].tolist(), pairs[:, 1].tolist()
-    matrix = confusion_matrix(labels, predictions, len(class_names))
-    recall = per_class_accuracy(matrix)
-    accuracy = matrix.trace() / max(1, matrix.sum())
-    plot_confusion_matrix(matrix, class_names, output_dir / "confusion_test.png",
-                          f"test split: accuracy {accuracy:.2%}")
-    rows = ["| class | files | accuracy |", "| --- | --- | --- |"]
-    rows += [f"| {n} | {int(matrix[i].sum())} | {recall[i]:.2%} |"
-             for i, n in enumerate(class_names)]
-    (output_dir / "per_class_test.md").write_text("\n".join(rows) + "\n")
+    report = accuracy_report(pairs[:, 0].tolist(), pairs[:, 1].tolist(), class_names)
+    plot_confusion_matrix(np.asarray(report["confusion"]), class_names,
+                          output_dir / "confusion_test.png",
+                          f"test split: accuracy {report['accuracy']:.2%}")
+    (output_dir / "per_class_test.md").write_text(report_markdown(report))
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
