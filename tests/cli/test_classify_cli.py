@@ -76,6 +76,19 @@ def test_classify_json_lines_with_top_k(trained, mixed_folder, capsys):
     assert probs == sorted(probs, reverse=True)
 
 
+def test_classify_with_test_time_speeds(trained, mixed_folder, capsys):
+    files = [str(mixed_folder / name) for name in FILES]
+    assert classify(["--checkpoint", str(trained), *files, "--json"]) == 0
+    plain = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert classify(["--checkpoint", str(trained), *files, "--json",
+                     "--speeds", "0.9", "1.0", "1.1"]) == 0
+    averaged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["path"] for r in averaged] == [r["path"] for r in plain]
+    assert [r["probability"] for r in averaged] != [r["probability"] for r in plain]
+    assert classify(["--checkpoint", str(trained), *files, "--speeds", "5"]) == 2
+    assert "Expected speeds between 0.5 and 2.0, but found [5.0]" in capsys.readouterr().err
+
+
 def test_classify_refuses_a_generator_checkpoint(tmp_path, capsys):
     from tests.conftest import save_checkpoint
     from wavedil.data.sources import DataInfo
@@ -100,6 +113,16 @@ def test_evaluate_writes_confusion_matrix_and_tables(trained, fsdd_root, tmp_pat
     assert "| 7 | 50 |" in table and "| nicolas | 500 |" in capsys.readouterr().out
 
 
+def test_evaluate_with_test_time_speeds(trained, fsdd_root, tmp_path):
+    out = tmp_path / "eval"
+    assert evaluate(["--checkpoint", str(trained), str(fsdd_root), "--speakers", "lucas",
+                     "--out", str(out), "--speeds", "0.9", "1.1"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["speeds"] == [0.9, 1.1] and report["files"] == 500
+    assert report["accuracy"] == pytest.approx(np.trace(np.array(report["confusion"])) / 500,
+                                               abs=1e-4)
+
+
 def test_evaluate_reports_unknown_labels(trained, tmp_path, capsys):
     write_wav(tmp_path / "set" / "cat" / "a.wav", np.zeros(800, dtype=np.float32) + 0.1)
     assert evaluate(["--checkpoint", str(trained), str(tmp_path / "set"), "--labels", "folder",
@@ -111,10 +134,13 @@ def test_leave_one_speaker_out_rotates_and_summarises(tmp_path, fsdd_root):
     cmd = [sys.executable, "train.py", f"hydra.run.dir={tmp_path}", "experiment=fsdd_classifier",
            f"data.root={fsdd_root}", "loso=true", "loso_speakers=[george,lucas]",
            "trainer.max_steps=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=2",
-           "model.dilations=[1]"]
+           "model.dilations=[1]", "task.test_speeds=[0.9,1.0,1.1]"]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "loso.json").read_text())
+    # speed-averaged test accuracy, with the unaveraged one beside it
+    assert all(0 <= f["test_accuracy_single"] <= 1 for f in summary["folds"].values())
+    assert "without speed averaging" in (tmp_path / "loso.md").read_text()
     assert list(summary["folds"]) == ["george", "lucas"]
     accuracies = [f["test_accuracy"] for f in summary["folds"].values()]
     assert summary["worst_accuracy"] == min(accuracies)

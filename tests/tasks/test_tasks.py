@@ -104,3 +104,25 @@ def test_warmup_cosine_shape():
     assert lrs[0] == pytest.approx(0.1) and max(lrs) == pytest.approx(1.0)
     assert lrs[-1] == pytest.approx(0.1, abs=0.01)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_test_speeds_average_the_test_predictions_only():
+    from wavedil.inference.classify import SpeedAveraged
+
+    torch.manual_seed(0)
+    net = WaveNetClassifier(3, residual_channels=8, gate_channels=8, skip_channels=8,
+                            dilations=[1, 2]).eval()
+    task = ClassificationTask(net, ADAM, test_speeds=[0.9, 1.1])
+    assert task.state_dict().keys() == ClassificationTask(net, ADAM).state_dict().keys()
+    task.log = lambda *args, **kwargs: None  # outside a Trainer
+    batch = {"audio": torch.randn(4, 700), "lengths": torch.tensor([700, 600, 500, 400]),
+             "label": torch.tensor([0, 1, 2, 0])}
+    with torch.no_grad():
+        test_loss, test_pairs = task.step(batch, "test")
+        _, val_pairs = task.step(batch, "val")
+        averaged = SpeedAveraged(net, [0.9, 1.1])(batch["audio"], batch["lengths"])
+        plain = net(batch["audio"], batch["lengths"])
+    assert torch.equal(test_pairs[:, 1], averaged.argmax(-1))
+    assert torch.equal(val_pairs[:, 1], plain.argmax(-1))
+    torch.testing.assert_close(test_loss, torch.nn.functional.nll_loss(averaged.log_softmax(-1),
+                                                                       batch["label"]))

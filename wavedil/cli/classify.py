@@ -7,7 +7,8 @@ One line per file: ``path<TAB>label<TAB>probability`` (or a JSON object with
 ``--json``). Any sample rate and channel count is accepted (resampled, mixed
 down). A file that cannot be read is reported on stderr, and with ``--json`` as
 a line with an ``"error"`` key, and the others are still classified; the exit
-status is then 1.
+status is then 1. ``--speeds 0.9 1.0 1.1`` averages each file's prediction over
+those playback speeds (test-time augmentation).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 
 from wavedil.checkpoint import CheckpointError, load_model
-from wavedil.inference.classify import Failure, expand_paths, predict_files
+from wavedil.inference.classify import Failure, SpeedAveraged, expand_paths, predict_files
 
 __all__ = ["main"]
 
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="audio files, or folders searched for .wav/.flac/.ogg")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of text")
     parser.add_argument("--top", type=int, default=1, help="also list the K best labels")
+    parser.add_argument("--speeds", type=float, nargs="+", metavar="S",
+                        help="test-time augmentation: average over the clip played at "
+                             "these speeds, e.g. --speeds 0.9 1.0 1.1")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     return parser
@@ -43,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         loaded = load_model(args.checkpoint, kind="classifier", map_location=args.device)
-    except (FileNotFoundError, CheckpointError) as err:
+        model = SpeedAveraged(loaded.model, args.speeds) if args.speeds else loaded.model
+    except (FileNotFoundError, CheckpointError, ValueError) as err:
         print(f"wavedil-classify: error: {err}", file=sys.stderr)
         return 2
     names = loaded.info.class_names or [str(i) for i in range(loaded.model.num_classes)]
@@ -52,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("wavedil-classify: error: no audio files in the given folders", file=sys.stderr)
         return 2
     failed = 0
-    for result in predict_files(loaded.model, names, loaded.info.sample_rate, paths,
+    for result in predict_files(model, names, loaded.info.sample_rate, paths,
                                 args.batch_size, args.device):
         if isinstance(result, Failure):
             failed += 1

@@ -8,7 +8,8 @@ Labels come from the file names (``--labels pattern``, FSDD's
 (``--labels folder``); ``auto`` picks the pattern when every name matches it.
 Writes into ``--out``: ``confusion.png`` (row-normalised confusion matrix with
 counts), ``per_class.md`` (accuracy per class, and per speaker when names carry
-speakers) and ``report.json``; prints the tables.
+speakers) and ``report.json``; prints the tables. ``--speeds 0.9 1.0 1.1`` averages
+each file's prediction over those playback speeds (test-time augmentation).
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from tqdm.auto import tqdm
 
 from wavedil.checkpoint import CheckpointError, load_model
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
-from wavedil.inference.classify import Failure, accuracy_report, predict_files, report_markdown
+from wavedil.inference.classify import (
+    Failure,
+    SpeedAveraged,
+    accuracy_report,
+    predict_files,
+    report_markdown,
+)
 from wavedil.plots import plot_confusion_matrix
 
 __all__ = ["evaluate_folder", "main"]
@@ -46,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(?P<speaker>...)); default: FSDD's {digit}_{speaker}_{index}")
     parser.add_argument("--speakers", nargs="+", help="only files of these speakers")
     parser.add_argument("--out", type=Path, default=Path("evaluation"))
+    parser.add_argument("--speeds", type=float, nargs="+", metavar="S",
+                        help="test-time augmentation: average over the clip played at "
+                             "these speeds, e.g. --speeds 0.9 1.0 1.1")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
     return parser
@@ -69,6 +79,7 @@ def _scan(args: argparse.Namespace) -> list[AudioFile]:
 def evaluate_folder(args: argparse.Namespace) -> dict:
     loaded = load_model(args.checkpoint, kind="classifier", map_location=args.device)
     names = loaded.info.class_names
+    model = SpeedAveraged(loaded.model, args.speeds) if args.speeds else loaded.model
     files = _scan(args)
     unknown = sorted({f.label for f in files} - set(names))
     if unknown:
@@ -76,7 +87,7 @@ def evaluate_folder(args: argparse.Namespace) -> dict:
                          f"checkpoint; expected labels from {names}.")
     by_path = {f.path: f for f in files}
     truth, guess, speakers, failures = [], [], [], []
-    results = predict_files(loaded.model, names, loaded.info.sample_rate, [f.path for f in files],
+    results = predict_files(model, names, loaded.info.sample_rate, [f.path for f in files],
                             args.batch_size, args.device)
     for result in tqdm(results, total=len(files), desc="evaluating", unit="file", leave=False):
         if isinstance(result, Failure):
@@ -91,6 +102,7 @@ def evaluate_folder(args: argparse.Namespace) -> dict:
         raise UsageError(f"None of the {len(files)} files under {args.folder} could be read.")
 
     report: dict = {"checkpoint": str(args.checkpoint), "folder": str(args.folder),
+                    "speeds": args.speeds,
                     "failures": failures, **accuracy_report(truth, guess, names, speakers)}
     args.out.mkdir(parents=True, exist_ok=True)
     title = f"{args.checkpoint.name} on {args.folder.name}: accuracy {report['accuracy']:.2%}"

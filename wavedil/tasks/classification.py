@@ -5,10 +5,13 @@ Batches: ``{"audio": (B, T), "lengths": (B,), "label": (B,)}``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wavedil.inference.classify import SpeedAveraged
 from wavedil.models import WaveNetClassifier
 from wavedil.tasks.base import Task
 
@@ -17,34 +20,47 @@ __all__ = ["ClassificationTask"]
 
 class ClassificationTask(Task):
     """Train a :class:`~wavedil.models.WaveNetClassifier`; logs ``{stage}/loss`` and
-    ``{stage}/accuracy``. Test predictions are kept in :attr:`test_predictions`
+    ``{stage}/accuracy`` (and ``test/accuracy_single``, without the averaging, when
+    ``test_speeds`` are set). Test predictions are kept in :attr:`test_predictions`
     (a ``(N, 2)`` tensor of label, prediction) for reports.
 
     Args:
         label_smoothing: cross-entropy label smoothing.
+        test_speeds: test-time augmentation: test predictions average the
+            log-probabilities of the clips played at these speeds
+            (:class:`~wavedil.inference.classify.SpeedAveraged`); ``None`` tests
+            the clips as they are. Validation is never averaged.
         (others as :class:`~wavedil.tasks.base.Task`)
     """
 
     kind = "classifier"
     model: WaveNetClassifier
 
-    def __init__(self, *args, label_smoothing: float = 0.0, **kwargs) -> None:
+    def __init__(self, *args, label_smoothing: float = 0.0,
+                 test_speeds: Sequence[float] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"Expected label_smoothing in [0, 1), but found {label_smoothing}.")
         self.label_smoothing = label_smoothing
+        # a plain list of module references, so that the wrapper adds no state_dict keys
+        self._test_model = [SpeedAveraged(self.model, list(test_speeds))] if test_speeds else []
         self._test_pairs: list[Tensor] = []
         self.test_predictions: Tensor | None = None
 
     def step(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Tensor]:
-        logits = self.model(batch["audio"], batch.get("lengths"))  # (B, K)
+        model = self._test_model[0] if stage == "test" and self._test_model else self.model
+        logits = model(batch["audio"], batch.get("lengths"))  # (B, K) logits or log-probs
         label = batch["label"]  # (B,)
         smoothing = self.label_smoothing if stage == "train" else 0.0
         loss = F.cross_entropy(logits, label, label_smoothing=smoothing)
         prediction = logits.argmax(dim=-1)  # (B,)
-        accuracy = (prediction == label).float().mean()
+        metrics = {"loss": loss, "accuracy": (prediction == label).float().mean()}
+        if model is not self.model:  # averaged over speeds: also the clips as they are
+            with torch.no_grad():
+                single = self.model(batch["audio"], batch.get("lengths")).argmax(dim=-1)
+            metrics["accuracy_single"] = (single == label).float().mean()
         on_step = stage == "train"
-        for name, value in (("loss", loss), ("accuracy", accuracy)):
+        for name, value in metrics.items():
             self.log(f"{stage}/{name}", value, prog_bar=True, on_step=on_step,
                      on_epoch=not on_step, sync_dist=not on_step, batch_size=label.shape[0])
         return loss, torch.stack([label, prediction], dim=1)
