@@ -20,7 +20,7 @@ from wavedil.data.sources import DataInfo
 from wavedil.spec import from_spec
 from wavedil.tasks.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY
 
-__all__ = ["AtomicCheckpointIO", "CheckpointError", "LoadedModel", "load_model"]
+__all__ = ["AtomicCheckpointIO", "CheckpointError", "LoadedModel", "load_model", "save_derived"]
 
 KINDS = ("generator", "classifier")
 
@@ -120,3 +120,36 @@ def load_model(
     info = DataInfo(**record["data_info"]) if record.get("data_info") else DataInfo(0)
     return LoadedModel(model.to(map_location) if map_location else model, record["kind"],
                        info, path)
+
+
+def save_derived(
+    source: str | os.PathLike, model: nn.Module, path: str | os.PathLike, **record: Any
+) -> Path:
+    """Write a copy of the checkpoint ``source`` whose model weights are ``model``'s,
+    atomically, for :func:`load_model` and the CLIs to read like any other.
+
+    The copy is for inference: the optimizer and scheduler states of ``source``
+    (which belong to its weights) are left out, so training cannot be resumed from
+    it. ``record`` (e.g. ``adaptation={...}``) is added to its wavedil record.
+
+    Raises:
+        FileNotFoundError: no file at ``source``.
+        CheckpointError: ``source`` is not a wavedil checkpoint, or ``path`` is
+            ``source`` itself (which would lose the original).
+    """
+    source, path = Path(source), Path(path)
+    if path.resolve() == source.resolve():
+        raise CheckpointError(f"Refusing to overwrite {source} with a derived model; "
+                              "expected a different output path.")
+    checkpoint = read_checkpoint(source)
+    if CHECKPOINT_KEY not in checkpoint:
+        raise CheckpointError(f"{source} is not a wavedil checkpoint (it has no "
+                              f"{CHECKPOINT_KEY!r} record).")
+    weights = {f"model.{k}": v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("model.")}
+    derived = {k: v for k, v in checkpoint.items()
+               if k not in ("optimizer_states", "lr_schedulers", "state_dict")}
+    derived["state_dict"] = {**state, **weights}
+    derived[CHECKPOINT_KEY] = {**checkpoint[CHECKPOINT_KEY], **record}
+    AtomicCheckpointIO().save_checkpoint(derived, path)
+    return path

@@ -1,5 +1,5 @@
-"""``wavedil-classify`` and ``wavedil-evaluate`` end to end, on FSDD files, with a
-checkpoint briefly trained by ``train.py``."""
+"""``wavedil-classify``, ``wavedil-evaluate`` and ``wavedil-adapt`` end to end, on FSDD
+files, with a checkpoint briefly trained by ``train.py``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import REPO, write_wav
+from wavedil.cli.adapt import main as adapt_cli
 from wavedil.cli.classify import main as classify
 from wavedil.cli.evaluate import main as evaluate
 
@@ -97,6 +99,46 @@ def test_classify_refuses_a_generator_checkpoint(tmp_path, capsys):
     ckpt = save_checkpoint(WaveNet(4, 4, 4, dilations=[1]), DataInfo(8000), tmp_path / "g.ckpt")
     assert classify(["--checkpoint", str(ckpt), str(tmp_path)]) == 2
     assert "holds a generator, but a classifier" in capsys.readouterr().err
+
+
+def test_adapt_writes_a_checkpoint_that_classifies(trained, fsdd_root, tmp_path, capsys):
+    folder = tmp_path / "jackson"
+    folder.mkdir()
+    for digit in range(10):  # every class, unlabelled as far as adaptation goes
+        for index in (0, 1):
+            shutil.copy(fsdd_root / "recordings" / f"{digit}_jackson_{index}.wav", folder)
+    (folder / "x_broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    original = trained.read_bytes()
+    out = tmp_path / "adapted.ckpt"
+    assert adapt_cli(["--checkpoint", str(trained), "--out", str(out), str(folder),
+                      "--epochs", "2", "--batch-size", "8"]) == 1  # one file left out
+    captured = capsys.readouterr()
+    assert "x_broken.wav: error" in captured.err and "1 of 21 files" in captured.err
+    assert "adapted on 20 recordings" in captured.out and trained.read_bytes() == original
+    record = torch.load(out, weights_only=True)["wavedil"]["adaptation"]
+    assert record["recordings"] == 20 and len(record["objective"]) == 2
+    before = torch.load(trained, weights_only=True)["state_dict"]
+    after = torch.load(out, weights_only=True)["state_dict"]
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert classify(["--checkpoint", str(out), str(folder / "3_jackson_0.wav"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] in [str(d) for d in range(10)]
+
+
+def test_adapt_reports_bad_input(trained, mixed_folder, tmp_path, capsys):
+    out = str(tmp_path / "a.ckpt")
+    assert adapt_cli(["--checkpoint", str(tmp_path / "none.ckpt"), "--out", out,
+                      str(mixed_folder)]) == 2
+    assert "Checkpoint not found" in capsys.readouterr().err
+    assert adapt_cli(["--checkpoint", str(trained), "--out", out, str(mixed_folder)]) == 2
+    assert "expected at least 10 readable recordings" in capsys.readouterr().err
+    assert adapt_cli(["--checkpoint", str(trained), "--out", str(trained),
+                      str(mixed_folder)]) == 2
+    assert "Refusing to overwrite" in capsys.readouterr().err
+    assert adapt_cli(["--checkpoint", str(trained), "--out", out, *[str(mixed_folder)] * 3,
+                      "--lr", "-1"]) == 2
+    assert "Expected a positive, finite lr" in capsys.readouterr().err
+    assert not (tmp_path / "a.ckpt").exists()
 
 
 def test_evaluate_writes_confusion_matrix_and_tables(trained, fsdd_root, tmp_path, capsys):
