@@ -44,7 +44,8 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, required=True, help="FSDD (recordings/)")
     parser.add_argument("--split", type=int, default=25,
                         help="adapt on recordings with index below this, score the rest")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--diversity", type=float, default=3.0)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -68,7 +69,7 @@ def main() -> None:
         before = accuracy(loaded.model, scored, labels)
         torch.manual_seed(args.seed)
         start = time.perf_counter()
-        adapt(loaded.model, unlabelled, epochs=args.epochs, lr=args.lr,
+        adapt(loaded.model, unlabelled, epochs=args.epochs, lr=args.lr, diversity=args.diversity,
               generator=torch.Generator().manual_seed(args.seed), progress=False)
         seconds = time.perf_counter() - start
         after = accuracy(loaded.model, scored, labels)
@@ -80,6 +81,7 @@ def main() -> None:
     summary = {key: {"mean": round(statistics.mean(r[key] for r in rows), 2),
                      "worst": min(r[key] for r in rows)} for key in ("before", "after")}
     print(json.dumps({"summary": summary, "epochs": args.epochs, "lr": args.lr,
+                      "diversity": args.diversity,
                       "split": args.split, "threads": torch.get_num_threads()}), flush=True)
 
 

@@ -54,6 +54,10 @@ def test_information_maximization_bounds():
     assert information_maximization(torch.zeros(K, K)).item() == pytest.approx(0, abs=1e-6)
     values = information_maximization(torch.randn(64, K) * 3)
     assert -math.log(K) <= values.item() <= math.log(K)
+    # the spread term weighted: confident and spread reaches -diversity * log K
+    assert information_maximization(confident_spread, 3.0).item() == pytest.approx(
+        -3 * math.log(K), abs=1e-4)
+    assert information_maximization(confident_collapsed, 3.0).item() == pytest.approx(0, abs=1e-4)
 
 
 class _Bands(nn.Module):
@@ -86,7 +90,7 @@ def test_adaptation_undoes_a_shifted_decision():
                     generator=torch.Generator().manual_seed(0), progress=False)
     after = _predictions(model, clips)
     assert len(history) == 10 and history[-1] < history[0]
-    assert information_maximization(after) < information_maximization(before) - 0.3
+    assert information_maximization(after, 3.0) < information_maximization(before, 3.0) - 0.3
     assert (after.argmax(-1) == labels).float().mean() > 0.9  # no label was used
     assert not model.training
 
@@ -108,6 +112,7 @@ def test_adaptation_is_reproducible_for_a_seed():
     ({"batch_size": 1}, "batch_size"),
     ({"lr": 0.0}, "lr"),
     ({"lr": float("nan")}, "lr"),
+    ({"diversity": -1.0}, "diversity"),
 ])
 def test_adaptation_rejects_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -17,6 +17,7 @@ its wavedil record; the input checkpoint is never overwritten.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,10 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="the adapted .ckpt to write")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
                         help="unlabelled audio files, or folders searched for .wav/.flac/.ogg")
-    parser.add_argument("--epochs", type=int, default=8, help="passes over the recordings")
+    parser.add_argument("--epochs", type=int, default=16, help="passes over the recordings")
     parser.add_argument("--lr", type=float, default=3e-4, help="Adam step size")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="recordings per step (several per class)")
+    parser.add_argument("--diversity", type=float, default=3.0,
+                        help="weight of the term that keeps predictions spread over the "
+                             "classes (1: plain information maximisation)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the order of recordings")
     parser.add_argument("--device", default="cpu")
     return parser
@@ -76,18 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     try:
         history = adapt(loaded.model, clips, epochs=args.epochs, lr=args.lr,
-                        batch_size=args.batch_size, generator=generator, device=args.device)
+                        batch_size=args.batch_size, diversity=args.diversity,
+                        generator=generator, device=args.device)
         save_derived(args.checkpoint, loaded.model, args.out, adaptation={
             "method": "information_maximization", "recordings": len(clips),
             "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "seed": args.seed, "objective": history,
+            "diversity": args.diversity, "seed": args.seed, "objective": history,
         })
     except (ValueError, CheckpointError) as err:
         print(f"wavedil-adapt: error: {err}", file=sys.stderr)
         return 2
     print(f"adapted on {len(clips)} recordings, objective {history[0]:.3f} -> "
-          f"{history[-1]:.3f} (nats; -log K = {-torch.tensor(float(classes)).log():.3f} "
-          f"is the best); wrote {args.out}")
+          f"{history[-1]:.3f} nats (the best possible is -diversity * log K = "
+          f"{-args.diversity * math.log(classes):.3f}); wrote {args.out}")
     if failed:
         print(f"wavedil-adapt: {failed} of {len(paths)} files could not be read and were "
               "left out", file=sys.stderr)
