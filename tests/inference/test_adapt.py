@@ -119,6 +119,13 @@ def test_adaptation_rejects_bad_settings(kwargs, message):
         adapt(_collapsed(), _tones(4), progress=False, **kwargs)
 
 
+def test_adaptation_stops_on_a_non_finite_objective():
+    clips = _tones(4)
+    clips[1] = clips[1] * float("nan")
+    with pytest.raises(FloatingPointError, match="finite"):
+        adapt(_Bands(), clips, batch_size=4, progress=False)
+
+
 def test_adaptation_needs_two_clips():
     with pytest.raises(ValueError, match="at least 2 clips"):
         adapt(_collapsed(), _tones(1), progress=False)

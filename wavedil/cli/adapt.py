@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
             "diversity": args.diversity, "seed": args.seed, "objective": history,
         })
-    except (ValueError, CheckpointError) as err:
+    except (ValueError, FloatingPointError, CheckpointError) as err:
         print(f"wavedil-adapt: error: {err}", file=sys.stderr)
         return 2
     print(f"adapted on {len(clips)} recordings, objective {history[0]:.3f} -> "

@@ -94,6 +94,7 @@ def adapt(
     Raises:
         ValueError: fewer than two clips, ``batch_size`` below 2, non-positive
             ``epochs`` / ``lr``, or negative ``diversity``.
+        FloatingPointError: the objective stopped being finite.
     """
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size, minimum=2)
@@ -120,6 +121,10 @@ def adapt(
                 audio, lengths = pad_batch([clips[int(i)] for i in batch])  # (B, T), (B,)
                 logits = model(audio.to(device), lengths.to(device))  # (B, K)
                 loss = information_maximization(logits, diversity)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"The adaptation objective became {loss.item()}; expected a finite "
+                        "value (try a smaller lr). The model was left part-way adapted.")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
