@@ -68,6 +68,7 @@ def test_spectral_normalisation_zeroes_padding_and_centres_valid_frames():
 @pytest.mark.parametrize("make", [
     lambda: LogMelFrontend(8000, 256, 64, 16, deltas=2, normalize_variance=True),
     lambda: MFCCFrontend(8000, 13, deltas=1),
+    lambda: MFCCFrontend(8000, 13, compression="pcen"),
 ])
 def test_deltas_and_variance_keep_padding_invariance(make):
     frontend = make().eval()
@@ -104,3 +105,35 @@ def test_training_only_augmentations():
         LogMelFrontend(8000, freq_warp=0.7)
     with pytest.raises(ValueError, match="deltas"):
         LogMelFrontend(8000, deltas=3)
+
+
+def test_pcen_matches_a_one_pole_smoother_started_at_the_first_frame():
+    scipy_signal = pytest.importorskip("scipy.signal")
+    from wavedil.nn.frontends import pcen
+    torch.manual_seed(0)
+    energy = torch.rand(2, 5, 120, dtype=torch.float64) * 1e6 + 1
+    s = 0.05
+    start = scipy_signal.lfilter_zi([s], [1, s - 1]) * energy[..., :1].numpy()
+    level, _ = scipy_signal.lfilter([s], [1, s - 1], energy.numpy(), axis=-1, zi=start)
+    expected = (energy / (1e-6 + torch.from_numpy(level)) ** 0.98 + 2) ** 0.5 - 2**0.5
+    torch.testing.assert_close(pcen(energy, s), expected)
+    with pytest.raises(ValueError, match="smoothing"):
+        pcen(energy, 0.0)
+
+
+def test_pcen_frontend_takes_out_a_band_gain_that_log_mel_keeps():
+    """A speaker's or microphone's fixed loudness: PCEN's per-band gain control
+    leaves the features nearly unchanged, an unnormalised log-mel shifts them by
+    the log of the gain."""
+    torch.manual_seed(0)
+    audio = torch.randn(1, 4000) * 0.05
+    pcen = LogMelFrontend(8000, 256, 64, 20, normalize=False, compression="pcen").eval()
+    log = LogMelFrontend(8000, 256, 64, 20, normalize=False).eval()
+    def change(frontend):
+        a, b = frontend(audio).features, frontend(audio * 8).features
+        return ((a - b).abs().mean() / a.abs().mean()).item()
+    assert change(pcen) < 0.1 < change(log)
+    with pytest.raises(ValueError, match="compression"):
+        MFCCFrontend(8000, compression="cube")
+    with pytest.raises(ValueError, match="pcen_time_constant"):
+        LogMelFrontend(8000, compression="pcen", pcen_time_constant=0.0)

@@ -25,6 +25,7 @@ __all__ = [
     "MFCCFrontend",
     "WaveformFrontend",
     "mu_law_compress",
+    "pcen",
 ]
 
 
@@ -104,8 +105,9 @@ class _SpectralFrontend(nn.Module):
 
     def __init__(self, n_fft: int, hop_length: int, normalize: bool, freq_masks: int = 0,
                  freq_mask_width: int = 8, time_masks: int = 0, time_mask_width: int = 8,
-                 freq_warp: float = 0.0, normalize_variance: bool = False, deltas: int = 0
-                 ) -> None:
+                 freq_warp: float = 0.0, normalize_variance: bool = False, deltas: int = 0,
+                 compression: str = "log", pcen_time_constant: float = 0.4,
+                 sample_rate: int = 8000) -> None:
         super().__init__()
         self.n_fft = check_positive_int("n_fft", n_fft)
         self.hop_length = check_positive_int("hop_length", hop_length)
@@ -121,6 +123,22 @@ class _SpectralFrontend(nn.Module):
         if deltas not in (0, 1, 2):
             raise ValueError(f"Expected deltas in 0, 1, 2, but found {deltas}.")
         self.deltas = deltas
+        if compression not in ("log", "pcen"):
+            raise ValueError(f"Expected compression 'log' or 'pcen', but found {compression!r}.")
+        self.compression = compression
+        if not (math.isfinite(pcen_time_constant) and pcen_time_constant > 0):
+            raise ValueError("Expected a positive pcen_time_constant (seconds), but found "
+                             f"{pcen_time_constant}.")
+        frames = pcen_time_constant * sample_rate / hop_length  # time constant in frames
+        # the one-pole smoother's coefficient for that time constant (as librosa.pcen)
+        self.pcen_smoothing = (math.sqrt(1 + 4 * frames**2) - 1) / (2 * frames**2)
+
+    def _compress(self, mel_power: Tensor) -> Tensor:
+        """Power mel bands ``(B, M, N)`` -> compressed bands: natural log (floored
+        at 1e-6), or per-channel energy normalisation."""
+        if self.compression == "log":
+            return torch.log(mel_power.clamp(min=1e-6))
+        return pcen(mel_power.sqrt() * 2**31, self.pcen_smoothing)
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         return torch.div(lengths, self.hop_length, rounding_mode="floor") + 1
@@ -162,6 +180,39 @@ class _SpectralFrontend(nn.Module):
             feats = _random_masks(feats, self.time_masks, self.time_mask_width, dim=2,
                                   lengths=frames)
         return Features(feats, frames)
+
+
+def pcen(energy: Tensor, smoothing: float, gain: float = 0.98, bias: float = 2.0,
+         power: float = 0.5, eps: float = 1e-6) -> Tensor:
+    """Per-channel energy normalisation (Wang et al., 2017) of ``(..., N)`` band
+    energies over their last (frame) axis.
+
+    ``M[t] = (1 - s) M[t - 1] + s E[t]`` (started at ``M[-1] = E[0]``, the level the
+    smoother would hold had the clip's first frame lasted forever), and
+    ``PCEN[t] = (E[t] / (eps + M[t])^gain + bias)^power - bias^power``: each band
+    is divided by its own recent level (automatic gain control, which takes out a
+    speaker's or microphone's loudness per band) and then root-compressed. The
+    smoother only looks back, so frames after a clip's end never change it.
+
+    Example:
+        >>> steady = torch.full((1, 2, 50), 1e3)
+        >>> out = pcen(steady, smoothing=0.1)
+        >>> bool(torch.allclose(out, out[..., :1]))   # a steady level gives a steady output
+        True
+    """
+    if not 0.0 < smoothing <= 1.0:
+        raise ValueError(f"Expected smoothing in (0, 1], but found {smoothing}.")
+    shape = energy.shape
+    flat = energy.reshape(-1, shape[-1])  # (rows, N)
+    a = torch.tensor([1.0, smoothing - 1.0], dtype=flat.dtype, device=flat.device)
+    b = torch.tensor([smoothing, 0.0], dtype=flat.dtype, device=flat.device)
+    start = flat[:, :1]
+    # linear filter with unit gain at DC: a start at E[0] adds (1 - s)^(t + 1) E[0]
+    decay = (1.0 - smoothing) ** torch.arange(1, shape[-1] + 1, dtype=flat.dtype,
+                                               device=flat.device)
+    level = torchaudio.functional.lfilter(flat, a, b, clamp=False) + decay * start
+    level = level.reshape(shape)
+    return (energy / (eps + level).pow(gain) + bias).pow(power) - bias**power
 
 
 def _delta(feats: Tensor, width: int = 2) -> Tensor:
@@ -226,6 +277,9 @@ class LogMelFrontend(_SpectralFrontend):
             ``1 +- freq_warp`` per clip (0 disables).
         normalize_variance: also scale each band to unit variance per clip.
         deltas: append first (1) or first and second (2) time derivatives.
+        compression: ``"log"`` (log-mel) or ``"pcen"`` (per-channel energy
+            normalisation, see :func:`pcen`, of the root mel power).
+        pcen_time_constant: seconds over which PCEN's smoother averages.
 
     Shape:
         ``(B, T) -> Features((B, n_mels * (1 + deltas), T // hop_length + 1), lengths)``
@@ -252,9 +306,12 @@ class LogMelFrontend(_SpectralFrontend):
         freq_warp: float = 0.0,
         normalize_variance: bool = False,
         deltas: int = 0,
+        compression: str = "log",
+        pcen_time_constant: float = 0.4,
     ) -> None:
         super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
-                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas)
+                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas,
+                         compression, pcen_time_constant, sample_rate)
         self.n_mels = self.channels = check_positive_int("n_mels", n_mels)
         self.transform = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
@@ -262,7 +319,7 @@ class LogMelFrontend(_SpectralFrontend):
         )
 
     def _features(self, audio: Tensor, warp: float) -> Tensor:
-        logmel = torch.log(self.transform(audio).clamp(min=1e-6))  # (B, n_mels, N)
+        logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
         return _warp_channels(logmel, warp) if warp else logmel
 
 
@@ -285,6 +342,9 @@ class MFCCFrontend(_SpectralFrontend):
             factor within ``1 +- freq_warp`` per clip (0 disables).
         normalize_variance: also scale each coefficient to unit variance per clip.
         deltas: append first (1) or first and second (2) time derivatives.
+        compression: ``"log"`` (MFCCs) or ``"pcen"`` (the cosine transform of
+            PCEN-compressed bands, see :func:`pcen`).
+        pcen_time_constant: seconds over which PCEN's smoother averages.
 
     Shape:
         ``(B, T) -> Features((B, n_mfcc * (1 + deltas), T // hop_length + 1), lengths)``
@@ -305,9 +365,12 @@ class MFCCFrontend(_SpectralFrontend):
         freq_warp: float = 0.0,
         normalize_variance: bool = False,
         deltas: int = 0,
+        compression: str = "log",
+        pcen_time_constant: float = 0.4,
     ) -> None:
         super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
-                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas)
+                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas,
+                         compression, pcen_time_constant, sample_rate)
         self.n_mfcc = self.channels = check_positive_int("n_mfcc", n_mfcc)
         if n_mfcc > n_mels:
             raise ValueError(f"Expected n_mfcc <= n_mels ({n_mels}), but found {n_mfcc}.")
@@ -320,7 +383,7 @@ class MFCCFrontend(_SpectralFrontend):
                              persistent=False)
 
     def _features(self, audio: Tensor, warp: float) -> Tensor:
-        logmel = torch.log(self.transform(audio).clamp(min=1e-6))  # (B, n_mels, N)
+        logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
         if warp:
             logmel = _warp_channels(logmel, warp)  # warp frequencies, before the DCT
         return torch.einsum("bmn,mc->bcn", logmel, self.dct)  # (B, n_mfcc, N)
