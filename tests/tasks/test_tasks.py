@@ -126,3 +126,47 @@ def test_test_speeds_average_the_test_predictions_only():
     assert torch.equal(val_pairs[:, 1], plain.argmax(-1))
     torch.testing.assert_close(test_loss, torch.nn.functional.nll_loss(averaged.log_softmax(-1),
                                                                        batch["label"]))
+
+
+def test_mixup_mixes_waveforms_and_losses_with_one_weight_per_batch():
+    torch.manual_seed(0)
+    net = WaveNetClassifier(3, residual_channels=8, gate_channels=8, skip_channels=8,
+                            dilations=[1, 2])
+    task = ClassificationTask(net, ADAM, mixup=0.4)
+    task.log = lambda *args, **kwargs: None  # outside a Trainer
+    batch = {"audio": torch.randn(4, 700), "lengths": torch.tensor([700, 600, 500, 400]),
+             "label": torch.tensor([0, 1, 2, 0])}
+    torch.manual_seed(3)
+    loss = task.mixed_loss(batch)
+    torch.manual_seed(3)  # the same draws, by hand
+    lam = float(torch.distributions.Beta(0.4, 0.4).sample())
+    order = torch.randperm(4)
+    assert 0.0 < lam < 1.0 and not torch.equal(order, torch.arange(4))
+    logits = net(lam * batch["audio"] + (1 - lam) * batch["audio"][order],
+                 torch.maximum(batch["lengths"], batch["lengths"][order]))
+    ce = torch.nn.functional.cross_entropy
+    expected = lam * ce(logits, batch["label"]) + (1 - lam) * ce(logits, batch["label"][order])
+    torch.testing.assert_close(loss, expected)
+    # a mixed clip is not either clip: the loss differs from the unmixed one
+    assert not torch.isclose(loss, ce(net(batch["audio"], batch["lengths"]), batch["label"]))
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="mixup"):
+            ClassificationTask(net, ADAM, mixup=bad)
+
+
+def test_training_step_uses_mixup_only_when_asked():
+    torch.manual_seed(0)
+    net = WaveNetClassifier(3, residual_channels=8, gate_channels=8, skip_channels=8,
+                            dilations=[1, 2])
+    batch = {"audio": torch.randn(4, 700), "lengths": torch.tensor([700, 600, 500, 400]),
+             "label": torch.tensor([0, 1, 2, 0])}
+    losses = {}
+    for mixup in (0.0, 0.4):
+        task = ClassificationTask(net, ADAM, mixup=mixup)
+        task.log = lambda *args, **kwargs: None
+        torch.manual_seed(5)
+        losses[mixup] = task.training_step(batch, 0)
+        torch.manual_seed(5)
+        expected = task.mixed_loss(batch) if mixup else task.step(batch, "train")[0]
+        torch.testing.assert_close(losses[mixup], expected)
+    assert not torch.isclose(losses[0.0], losses[0.4])

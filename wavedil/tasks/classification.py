@@ -5,6 +5,7 @@ Batches: ``{"audio": (B, T), "lengths": (B,), "label": (B,)}``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -26,6 +27,11 @@ class ClassificationTask(Task):
 
     Args:
         label_smoothing: cross-entropy label smoothing.
+        mixup: mixup of training clips (Zhang et al., 2018): each training batch is
+            mixed with a shuffled copy of itself, waveform by waveform, with a weight
+            ``lam ~ Beta(mixup, mixup)`` drawn per batch, and the loss is the same mix
+            of the two clips' cross-entropies (the longer clip's length is kept).
+            ``0`` (default) trains on the clips as they are.
         test_speeds: test-time augmentation: test predictions average the
             log-probabilities of the clips played at these speeds
             (:class:`~wavedil.inference.classify.SpeedAveraged`); ``None`` tests
@@ -36,12 +42,16 @@ class ClassificationTask(Task):
     kind = "classifier"
     model: WaveNetClassifier
 
-    def __init__(self, *args, label_smoothing: float = 0.0,
+    def __init__(self, *args, label_smoothing: float = 0.0, mixup: float = 0.0,
                  test_speeds: Sequence[float] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"Expected label_smoothing in [0, 1), but found {label_smoothing}.")
+        if not (mixup >= 0.0 and math.isfinite(mixup)):
+            raise ValueError(f"Expected mixup (the Beta distribution's parameter) >= 0, "
+                             f"but found {mixup}.")
         self.label_smoothing = label_smoothing
+        self.mixup = float(mixup)
         # a plain list of module references, so that the wrapper adds no state_dict keys
         self._test_model = [SpeedAveraged(self.model, list(test_speeds))] if test_speeds else []
         self._test_pairs: list[Tensor] = []
@@ -65,7 +75,25 @@ class ClassificationTask(Task):
                      on_epoch=not on_step, sync_dist=not on_step, batch_size=label.shape[0])
         return loss, torch.stack([label, prediction], dim=1)
 
+    def mixed_loss(self, batch: dict[str, Tensor]) -> Tensor:
+        """The mixup training loss of one batch (see ``mixup``); logs ``train/loss``."""
+        audio, label, lengths = batch["audio"], batch["label"], batch.get("lengths")
+        lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())
+        order = torch.randperm(label.shape[0], device=label.device)
+        mixed = lam * audio + (1.0 - lam) * audio[order]  # padding is zeros: lengths add up
+        if lengths is not None:
+            lengths = torch.maximum(lengths, lengths[order])
+        logits = self.model(mixed, lengths)
+        smoothing = self.label_smoothing
+        loss = (lam * F.cross_entropy(logits, label, label_smoothing=smoothing)
+                + (1.0 - lam) * F.cross_entropy(logits, label[order], label_smoothing=smoothing))
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False,
+                 batch_size=label.shape[0])
+        return loss
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        if self.mixup > 0.0:
+            return self.guard(self.mixed_loss(batch))
         return self.guard(self.step(batch, "train")[0])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
