@@ -42,8 +42,10 @@ def test_fast_dev_run_on_fsdd(tmp_path, experiment, fsdd_root):
 
 def test_short_run_writes_checkpoints_config_metrics_and_curves(tmp_path):
     run_train(tmp_path, "trainer.max_epochs=2", "data.source.num_train=8", "data.batch_size=4",
-              "data.crop_length=512", "data.crops_per_clip=1", "model.dilations=[1,2,4,8]")
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+              "data.crop_length=512", "data.crops_per_clip=1", "model.dilations=[1,2,4,8]",
+              "callbacks.last_checkpoint.every_n_train_steps=3")
+    # 2 steps per epoch, 4 in all: last.ckpt is written at step 3 and again at the end
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
     assert (tmp_path / "metrics.csv").is_file() and (tmp_path / "curves.png").is_file()
     config = OmegaConf.load(tmp_path / "config.yaml")  # resolved: plain values only
     assert list(config.model.dilations) == [1, 2, 4, 8]

@@ -6,11 +6,12 @@ import logging
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from wavedil.plots import plot_curves
 
-__all__ = ["PlotCurves"]
+__all__ = ["LastCheckpoint", "PlotCurves"]
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +33,23 @@ class PlotCurves(pl.Callback):
             out = plot_curves(metrics, Path(trainer.logger.log_dir) / self.filename)
             if out is not None:
                 log.info("Training curves: %s", out)
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` for ``last.ckpt`` that also writes it when training ends.
+
+    Lightning's callback saved every ``every_n_train_steps`` steps leaves ``last.ckpt``
+    up to that many steps behind the final weights (it saves at the end only if it never
+    saved before), so a checkpoint evaluated after training would not be the model the
+    training's own test measured. This one saves once more at the end, unless the last
+    step is already saved.
+    """
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        saved_step = getattr(self, "_last_global_step_saved", None)  # Lightning's own record
+        if (self.save_last and saved_step != trainer.global_step
+                and not trainer.fast_dev_run):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            self._last_global_step_saved = trainer.global_step
+            return
+        super().on_train_end(trainer, pl_module)
