@@ -46,10 +46,7 @@ class LastCheckpoint(ModelCheckpoint):
     """
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        saved_step = getattr(self, "_last_global_step_saved", None)  # Lightning's own record
-        if (self.save_last and saved_step != trainer.global_step
-                and not trainer.fast_dev_run):
+        super().on_train_end(trainer, pl_module)  # the only save if none came before
+        # Lightning's own test: not fast_dev_run, fitting, and this step not saved yet
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
-            self._last_global_step_saved = trainer.global_step
-            return
-        super().on_train_end(trainer, pl_module)
