@@ -192,3 +192,31 @@ def test_leave_one_speaker_out_rotates_and_summarises(tmp_path, fsdd_root):
         assert f"test_speakers:\n    - {speaker}" in config
         assert (tmp_path / speaker / "checkpoints" / "last.ckpt").is_file()
     assert "mean" in (tmp_path / "loso.md").read_text()
+
+
+def test_leave_one_speaker_out_takes_any_subset_of_known_speakers(tmp_path, fsdd_root,
+                                                                monkeypatch):
+    import wavedil.cli.train as train_cli
+    from tests.test_config import compose_train
+
+    folds = []
+
+    def fake_train_once(cfg):  # records each fold's split instead of training it
+        folds.append((list(cfg.data.source.test_speakers), cfg.output_dir))
+        return {"test/accuracy": 0.5 + 0.1 * len(folds)}
+
+    monkeypatch.setattr(train_cli, "train_once", fake_train_once)
+    base = [f"output_dir={tmp_path}", "experiment=fsdd_classifier", f"data.root={fsdd_root}",
+            "loso=true"]
+    summary = train_cli.train(compose_train([*base, "loso_speakers=[jackson]"]))
+    assert folds == [(["jackson"], str(tmp_path / "jackson"))]  # one fold is a valid request
+    assert summary["loso/worst_accuracy"] == pytest.approx(0.6)
+    with pytest.raises(ValueError, match=r"\['nobody'\], not among the speakers"):
+        train_cli.train(compose_train([*base, "loso_speakers=[george,nobody]"]))
+    assert len(folds) == 1  # refused before any training
+    lone = tmp_path / "lone" / "recordings"
+    lone.mkdir(parents=True)
+    for digit in (0, 1):
+        shutil.copy(fsdd_root / "recordings" / f"{digit}_george_0.wav", lone)
+    with pytest.raises(ValueError, match="at least 2 speakers"):
+        train_cli.train(compose_train([*base, f"data.root={lone.parent}"]))

@@ -66,3 +66,26 @@ def test_lowpass_removes_high_frequencies_and_nyquist_cutoffs_do_nothing():
     assert torch.equal(above_nyquist(clip), clip)
     with pytest.raises(ValueError, match="lowpass_hz"):
         Augment(8000, lowpass_hz=(2000.0, 1000.0))
+
+
+def test_gate_silences_only_what_lies_below_its_threshold():
+    # a loud vowel-like tone, then the same tone 20 dB down, then 40 dB down
+    t = torch.arange(2400) / 8000
+    tone = 0.5 * torch.sin(2 * torch.pi * 300 * t)
+    clip = torch.cat([tone, 0.1 * tone, 0.01 * tone])
+    gate = Augment(8000, speed=None, gain_db=None, shift_seconds=None, noise_snr_db=None,
+                   gate_db=(30.0, 30.0), p=1.0)
+    out = gate(clip)
+    inner = slice(200, 2200)  # away from the 5 ms ramps at the steps
+    torch.testing.assert_close(out[:2400][inner], clip[:2400][inner])
+    torch.testing.assert_close(out[2400:4800][inner], clip[2400:4800][inner])  # 20 dB < 30
+    assert out[4800:][inner].abs().max() == 0  # 40 dB down: closed
+    ramp = (out[4700:4900] / clip[4700:4900].where(clip[4700:4900] != 0, torch.ones(())))
+    assert ramp.min() >= 0 and ramp.max() <= 1 + 1e-6  # a fade, never a boost
+    tighter = Augment(8000, speed=None, gain_db=None, shift_seconds=None, noise_snr_db=None,
+                      gate_db=(10.0, 10.0), p=1.0)
+    assert tighter(clip)[2400:][inner].abs().max() == 0  # 20 dB down now closes too
+    assert torch.equal(gate(clip[:0]), clip[:0])
+    for bad in [(-5.0, 10.0), (30.0, 10.0)]:
+        with pytest.raises(ValueError, match="gate_db"):
+            Augment(8000, gate_db=bad)

@@ -144,10 +144,15 @@ def train_leave_one_speaker_out(cfg: DictConfig) -> dict[str, float]:
     if not hasattr(source, "scan"):
         raise ValueError(f"loso=true needs a folder source with speakers, not "
                          f"{type(source).__name__}.")
-    speakers = list(cfg.get("loso_speakers") or
-                    sorted({f.speaker for f in source.scan() if f.speaker is not None}))
-    if len(speakers) < 2:
-        raise ValueError(f"loso=true needs at least 2 speakers, but found {speakers}.")
+    found = sorted({f.speaker for f in source.scan() if f.speaker is not None})
+    if len(found) < 2:
+        raise ValueError(f"loso=true needs at least 2 speakers in {cfg.data.root}, "
+                         f"but found {found}.")
+    speakers = list(cfg.get("loso_speakers") or found)
+    unknown = [s for s in speakers if s not in found]
+    if unknown:
+        raise ValueError(f"loso_speakers names {unknown}, not among the speakers in "
+                         f"{cfg.data.root}: {found}.")
     output_dir = Path(cfg.output_dir)
     folds: dict[str, dict[str, float]] = {}
     for speaker in speakers:

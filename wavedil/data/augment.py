@@ -12,7 +12,12 @@ Each perturbation is optional (``None`` disables it) and drawn afresh per clip:
 * **noise**: white or brown background noise at a random signal-to-noise ratio;
 * **lowpass**: a random band limit (a cascade of two biquad low-pass filters at a
   random cut-off), as a duller microphone or channel would give: a model then
-  cannot lean on high-frequency cues that some speakers' recordings lack.
+  cannot lean on high-frequency cues that some speakers' recordings lack;
+* **gate**: a noise gate that silences every stretch whose short-time level stays
+  more than a random number of dB below the clip's loudest: weak consonants
+  (/s/, /f/, /t/ bursts) vanish and the vowels remain, as with speakers who barely
+  voice them or recording chains that suppress them; a model then cannot rest a
+  word on its faintest sounds alone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import Tensor
 
@@ -53,6 +59,8 @@ class Augment:
         noise_snr_db: (min, max) signal-to-noise ratio of added noise, or ``None``.
         lowpass_hz: (min, max) cut-off of a random low-pass filter, or ``None``
             (cut-offs at or above the Nyquist frequency leave the clip alone).
+        gate_db: (min, max) threshold of the noise gate in dB below the clip's
+            peak 20 ms level (both positive, e.g. (15, 30)), or ``None``.
         p: probability of each perturbation.
 
     Shape:
@@ -73,6 +81,7 @@ class Augment:
         shift_seconds: float | None = 0.1,
         noise_snr_db: tuple[float, float] | None = (15.0, 40.0),
         lowpass_hz: tuple[float, float] | None = None,
+        gate_db: tuple[float, float] | None = None,
         p: float = 0.5,
     ) -> None:
         self.sample_rate = check_positive_int("sample_rate", sample_rate)
@@ -80,6 +89,7 @@ class Augment:
         self.gain_db = _range("gain_db", gain_db)
         self.noise_snr_db = _range("noise_snr_db", noise_snr_db)
         self.lowpass_hz = _range("lowpass_hz", lowpass_hz, low=0.0)
+        self.gate_db = _range("gate_db", gate_db, low=0.0)
         if shift_seconds is not None and shift_seconds < 0:
             raise ValueError(f"Expected shift_seconds >= 0, but found {shift_seconds}.")
         self.shift_seconds = shift_seconds
@@ -110,6 +120,8 @@ class Augment:
             if cutoff < self.sample_rate / 2:
                 for _ in range(2):  # 24 dB per octave
                     audio = AF.lowpass_biquad(audio, self.sample_rate, cutoff)
+        if self.gate_db is not None and chance():
+            audio = self._gate(audio, uniform(*self.gate_db))
         if self.noise_snr_db is not None and chance():
             noise = torch.randn(audio.shape, generator=generator, dtype=audio.dtype)
             if uniform() < 0.5:  # brown noise: most energy low, like hum and rumble
@@ -125,7 +137,22 @@ class Augment:
             audio = torch.cat([audio.new_zeros(pad), audio])
         return audio.clamp(-1.0, 1.0)
 
+    def _gate(self, audio: Tensor, threshold_db: float) -> Tensor:
+        """Silence wherever the 20 ms RMS level is more than ``threshold_db`` below
+        its peak; the gate opens and closes over 5 ms ramps (no clicks)."""
+        if audio.numel() == 0:
+            return audio
+        window = max(1, round(0.02 * self.sample_rate)) | 1  # odd: centred
+        power = F.avg_pool1d(audio.pow(2)[None, None], window, stride=1,
+                             padding=window // 2, count_include_pad=False)[0, 0]
+        level_db = 10 * torch.log10(power.clamp(min=1e-12))
+        is_open = (level_db > level_db.max() - threshold_db).to(audio.dtype)
+        ramp = max(1, round(0.005 * self.sample_rate)) | 1
+        is_open = F.avg_pool1d(is_open[None, None], ramp, stride=1, padding=ramp // 2,
+                               count_include_pad=False)[0, 0]
+        return audio * is_open
+
     def __repr__(self) -> str:
         return (f"Augment(speed={self.speed}, gain_db={self.gain_db}, "
                 f"shift_seconds={self.shift_seconds}, noise_snr_db={self.noise_snr_db}, "
-                f"lowpass_hz={self.lowpass_hz}, p={self.p})")
+                f"lowpass_hz={self.lowpass_hz}, gate_db={self.gate_db}, p={self.p})")
