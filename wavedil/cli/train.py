@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wavedil.checkpoint import AtomicCheckpointIO
 from wavedil.config import use_data_info
+from wavedil.data.sources import speakers_of
 from wavedil.inference.classify import accuracy_report, report_markdown
 
 __all__ = ["train", "train_leave_one_speaker_out", "train_once"]
@@ -144,7 +145,7 @@ def train_leave_one_speaker_out(cfg: DictConfig) -> dict[str, float]:
     if not hasattr(source, "scan"):
         raise ValueError(f"loso=true needs a folder source with speakers, not "
                          f"{type(source).__name__}.")
-    found = sorted({f.speaker for f in source.scan() if f.speaker is not None})
+    found = speakers_of(source.scan())
     if len(found) < 2:
         raise ValueError(f"loso=true needs at least 2 speakers in {cfg.data.root}, "
                          f"but found {found}.")

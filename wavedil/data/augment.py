@@ -142,15 +142,16 @@ class Augment:
         its peak; the gate opens and closes over 5 ms ramps (no clicks)."""
         if audio.numel() == 0:
             return audio
-        window = max(1, round(0.02 * self.sample_rate)) | 1  # odd: centred
-        power = F.avg_pool1d(audio.pow(2)[None, None], window, stride=1,
-                             padding=window // 2, count_include_pad=False)[0, 0]
+        power = self._moving_average(audio.pow(2), 0.02)
         level_db = 10 * torch.log10(power.clamp(min=1e-12))
         is_open = (level_db > level_db.max() - threshold_db).to(audio.dtype)
-        ramp = max(1, round(0.005 * self.sample_rate)) | 1
-        is_open = F.avg_pool1d(is_open[None, None], ramp, stride=1, padding=ramp // 2,
-                               count_include_pad=False)[0, 0]
-        return audio * is_open
+        return audio * self._moving_average(is_open, 0.005)
+
+    def _moving_average(self, signal: Tensor, seconds: float) -> Tensor:
+        """Centred mean over an odd window of about ``seconds`` (shorter at the ends)."""
+        window = max(1, round(seconds * self.sample_rate)) | 1
+        return F.avg_pool1d(signal[None, None], window, stride=1, padding=window // 2,
+                            count_include_pad=False)[0, 0]
 
     def __repr__(self) -> str:
         return (f"Augment(speed={self.speed}, gain_db={self.gain_db}, "

@@ -215,6 +215,11 @@ def scan_folder(
     return files
 
 
+def speakers_of(files: Sequence[AudioFile]) -> list[str]:
+    """The sorted names of the speakers that ``files`` name (files without one skipped)."""
+    return sorted({f.speaker for f in files if f.speaker is not None})
+
+
 def split_by_speaker(
     files: Sequence[AudioFile],
     test_speakers: Sequence[str],
@@ -222,7 +227,7 @@ def split_by_speaker(
 ) -> dict[str, list[AudioFile]]:
     """Hold out whole speakers: a speaker in ``test_speakers`` (or ``val_speakers``) is
     never in train. ``val_speakers=None`` validates on the test speakers."""
-    known = sorted({f.speaker for f in files if f.speaker is not None})
+    known = speakers_of(files)
     if not known:
         raise ValueError("Expected speakers in the file names for split='speaker', but found none.")
     val_speakers = list(test_speakers) if val_speakers is None else list(val_speakers)
@@ -346,7 +351,7 @@ class AudioFolder:
 
         files = self.scan()
         class_names = sorted({f.label for f in files if f.label is not None}, key=_natural)
-        speaker_names = sorted({f.speaker for f in files if f.speaker is not None})
+        speaker_names = speakers_of(files)
         class_id = {name: i for i, name in enumerate(class_names)}
         speaker_id = {name: i for i, name in enumerate(speaker_names)}
 
