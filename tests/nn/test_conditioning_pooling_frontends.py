@@ -107,6 +107,53 @@ def test_training_only_augmentations():
         LogMelFrontend(8000, deltas=3)
 
 
+@pytest.mark.parametrize("segments", [1, 2, 3])
+def test_frequency_warp_stretches_each_segment_by_its_own_factor(segments):
+    """Warping a ramp (channel c holds the value c) reads back where each output
+    channel was taken from: a monotone map that starts at channel 0, whose step is
+    one factor within 1 +- amount over each of the ``segments`` equal stretches."""
+    from wavedil.nn.frontends import _warp_channels
+    torch.manual_seed(0)
+    channels, amount = 40, 0.2
+    ramp = torch.arange(float(channels)).view(1, channels, 1).expand(64, channels, 3)
+    source = _warp_channels(ramp.contiguous(), amount, segments)[..., 0]  # (64, C)
+    assert torch.all(source[:, 0] == 0)
+    assert torch.all(source <= channels - 1)
+    inside = source[:, 1:] < channels - 1  # steps not held at the top edge
+    step = source[:, 1:] - source[:, :-1]
+    assert torch.all(step[inside] >= 1 - amount - 1e-5)
+    assert torch.all(step[inside] <= 1 + amount + 1e-5)
+    segment = torch.arange(channels - 1) * segments // channels  # segment of each step
+    factors = []
+    for k in range(segments):
+        part = step[:, segment == k]
+        whole = inside[:, segment == k].all(1)  # clips whose segment k is not clipped
+        torch.testing.assert_close(part[whole], part[whole, :1].expand_as(part[whole]))
+        factors.append(part[:, 0])
+    if segments > 1:  # the segments draw different factors
+        assert (factors[0] - factors[1]).abs().max() > 0.05
+    with pytest.raises(ValueError, match="freq_warp_segments"):
+        LogMelFrontend(8000, freq_warp=0.1, freq_warp_segments=0)
+
+
+@pytest.mark.parametrize("frontend_cls", [LogMelFrontend, MFCCFrontend])
+def test_frontends_warp_their_mel_bands_in_segments_only_in_training(frontend_cls, monkeypatch):
+    from wavedil.nn import frontends
+    calls = []
+    real = frontends._warp_channels
+
+    def spy(bands, amount, segments=1):
+        calls.append((bands.shape[1], amount, segments))
+        return real(bands, amount, segments)
+
+    monkeypatch.setattr(frontends, "_warp_channels", spy)
+    frontend = frontend_cls(8000, n_mels=30, freq_warp=0.15, freq_warp_segments=2)
+    frontend.train()(torch.randn(2, 2000))
+    assert calls == [(30, 0.15, 2)]  # on the mel bands (before any DCT)
+    frontend.eval()(torch.randn(2, 2000))
+    assert len(calls) == 1
+
+
 def test_pcen_matches_a_one_pole_smoother_started_at_the_first_frame():
     scipy_signal = pytest.importorskip("scipy.signal")
     from wavedil.nn.frontends import pcen

@@ -107,7 +107,7 @@ class _SpectralFrontend(nn.Module):
                  freq_mask_width: int = 8, time_masks: int = 0, time_mask_width: int = 8,
                  freq_warp: float = 0.0, normalize_variance: bool = False, deltas: int = 0,
                  compression: str = "log", pcen_time_constant: float = 0.4,
-                 sample_rate: int = 8000) -> None:
+                 sample_rate: int = 8000, freq_warp_segments: int = 1) -> None:
         super().__init__()
         self.n_fft = check_positive_int("n_fft", n_fft)
         self.hop_length = check_positive_int("hop_length", hop_length)
@@ -119,6 +119,7 @@ class _SpectralFrontend(nn.Module):
         if not 0.0 <= freq_warp < 0.5:
             raise ValueError(f"Expected freq_warp in [0, 0.5), but found {freq_warp}.")
         self.freq_warp = freq_warp
+        self.freq_warp_segments = check_positive_int("freq_warp_segments", freq_warp_segments)
         self.normalize_variance = normalize_variance
         if deltas not in (0, 1, 2):
             raise ValueError(f"Expected deltas in 0, 1, 2, but found {deltas}.")
@@ -157,6 +158,11 @@ class _SpectralFrontend(nn.Module):
 
     def _features(self, audio: Tensor, warp: float) -> Tensor:
         raise NotImplementedError
+
+    def _warp(self, bands: Tensor, warp: float) -> Tensor:
+        """Random frequency warp of ``(B, bands, N)`` (training only: ``warp`` is 0
+        in eval)."""
+        return _warp_channels(bands, warp, self.freq_warp_segments) if warp else bands
 
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Features:
         feats = self._features(audio, self.freq_warp if self.training else 0.0)  # (B, C, N)
@@ -228,13 +234,22 @@ def _delta(feats: Tensor, width: int = 2) -> Tensor:
     return F.conv1d(feats, weight, padding=width, groups=channels)
 
 
-def _warp_channels(feats: Tensor, amount: float) -> Tensor:
-    """Stretch each clip's channel axis by a random factor in [1 - amount, 1 + amount]
+def _warp_channels(feats: Tensor, amount: float, segments: int = 1) -> Tensor:
+    """Stretch each clip's channel axis by random factors in [1 - amount, 1 + amount]
     (linear interpolation, edges held): on mel bands this mimics the formant shift of
-    a longer or shorter vocal tract (vocal tract length perturbation)."""
+    a longer or shorter vocal tract (vocal tract length perturbation).
+
+    ``segments`` equal stretches of the axis each draw their own factor (a
+    continuous, monotone, piecewise-linear warp): with more than one, the low
+    formants (F1, below about 1 kHz) and the higher ones move independently, as
+    they do between accents, not only between vocal tract lengths."""
     batch, channels = feats.shape[:2]
-    alpha = 1 + amount * (2 * torch.rand(batch, 1, device=feats.device) - 1)  # (B, 1)
-    pos = (torch.arange(channels, device=feats.device) * alpha).clamp(max=channels - 1)
+    factor = 1 + amount * (2 * torch.rand(batch, segments, device=feats.device) - 1)  # (B, S)
+    segment = torch.arange(channels, device=feats.device) * segments // channels  # (C,)
+    slope = factor[:, segment]  # (B, C): stretch of the step from channel c to c + 1
+    # source position of output channel c: the sum of the stretches below it
+    pos = torch.cat([torch.zeros(batch, 1, device=feats.device), slope[:, :-1].cumsum(1)], 1)
+    pos = pos.clamp(max=channels - 1)
     low = pos.floor().long()  # (B, C)
     high = (low + 1).clamp(max=channels - 1)
     frac = (pos - low).unsqueeze(-1)  # (B, C, 1)
@@ -275,6 +290,9 @@ class LogMelFrontend(_SpectralFrontend):
         time_mask_width: widest such band.
         freq_warp: in training, stretch the mel axis by a random factor within
             ``1 +- freq_warp`` per clip (0 disables).
+        freq_warp_segments: equal stretches of the mel axis that draw their own
+            factor (1: one stretch of the whole axis; 2 or 3 move the low formants
+            apart from the high ones).
         normalize_variance: also scale each band to unit variance per clip.
         deltas: append first (1) or first and second (2) time derivatives.
         compression: ``"log"`` (log-mel) or ``"pcen"`` (per-channel energy
@@ -308,10 +326,11 @@ class LogMelFrontend(_SpectralFrontend):
         deltas: int = 0,
         compression: str = "log",
         pcen_time_constant: float = 0.4,
+        freq_warp_segments: int = 1,
     ) -> None:
         super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
                          time_masks, time_mask_width, freq_warp, normalize_variance, deltas,
-                         compression, pcen_time_constant, sample_rate)
+                         compression, pcen_time_constant, sample_rate, freq_warp_segments)
         self.n_mels = self.channels = check_positive_int("n_mels", n_mels)
         self.transform = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
@@ -320,7 +339,7 @@ class LogMelFrontend(_SpectralFrontend):
 
     def _features(self, audio: Tensor, warp: float) -> Tensor:
         logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
-        return _warp_channels(logmel, warp) if warp else logmel
+        return self._warp(logmel, warp)
 
 
 @serializable
@@ -340,6 +359,8 @@ class MFCCFrontend(_SpectralFrontend):
         time_mask_width: widest such band.
         freq_warp: in training, stretch the mel axis (before the DCT) by a random
             factor within ``1 +- freq_warp`` per clip (0 disables).
+        freq_warp_segments: equal stretches of the mel axis that draw their own
+            factor (1: one stretch of the whole axis).
         normalize_variance: also scale each coefficient to unit variance per clip.
         deltas: append first (1) or first and second (2) time derivatives.
         compression: ``"log"`` (MFCCs) or ``"pcen"`` (the cosine transform of
@@ -367,10 +388,11 @@ class MFCCFrontend(_SpectralFrontend):
         deltas: int = 0,
         compression: str = "log",
         pcen_time_constant: float = 0.4,
+        freq_warp_segments: int = 1,
     ) -> None:
         super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
                          time_masks, time_mask_width, freq_warp, normalize_variance, deltas,
-                         compression, pcen_time_constant, sample_rate)
+                         compression, pcen_time_constant, sample_rate, freq_warp_segments)
         self.n_mfcc = self.channels = check_positive_int("n_mfcc", n_mfcc)
         if n_mfcc > n_mels:
             raise ValueError(f"Expected n_mfcc <= n_mels ({n_mels}), but found {n_mfcc}.")
@@ -384,6 +406,5 @@ class MFCCFrontend(_SpectralFrontend):
 
     def _features(self, audio: Tensor, warp: float) -> Tensor:
         logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
-        if warp:
-            logmel = _warp_channels(logmel, warp)  # warp frequencies, before the DCT
+        logmel = self._warp(logmel, warp)  # warp frequencies, before the DCT
         return torch.einsum("bmn,mc->bcn", logmel, self.dct)  # (B, n_mfcc, N)
