@@ -66,7 +66,13 @@ def main() -> None:
     if args.templates < 1 or args.k < 1:
         raise SystemExit("Expected --templates and --k of at least 1.")
 
-    files = scan_folder(args.data_root, labels="pattern", pattern=FSDD_PATTERN)
+    if not args.data_root.is_dir():
+        raise SystemExit(f"--data-root {args.data_root} is not a folder; expected FSDD's "
+                         "(recordings named like 7_jackson_32.wav).")
+    try:
+        files = scan_folder(args.data_root, labels="pattern", pattern=FSDD_PATTERN)
+    except ValueError as error:
+        raise SystemExit(f"{error} (expected FSDD's recordings under --data-root)") from None
     speakers = speakers_of(files)
     unknown = sorted(set(args.speakers or []) - set(speakers))
     if unknown:
