@@ -156,16 +156,17 @@ class _SpectralFrontend(nn.Module):
     #: Feature channels before deltas (set by subclasses).
     channels: int
 
-    def _features(self, audio: Tensor, warp: float) -> Tensor:
+    def _features(self, audio: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def _warp(self, bands: Tensor, warp: float) -> Tensor:
-        """Random frequency warp of ``(B, bands, N)`` (training only: ``warp`` is 0
-        in eval)."""
-        return _warp_channels(bands, warp, self.freq_warp_segments) if warp else bands
+    def _warp(self, bands: Tensor) -> Tensor:
+        """Random frequency warp of ``(B, bands, N)``, in training only."""
+        if not (self.training and self.freq_warp):
+            return bands
+        return _warp_channels(bands, self.freq_warp, self.freq_warp_segments)
 
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Features:
-        feats = self._features(audio, self.freq_warp if self.training else 0.0)  # (B, C, N)
+        feats = self._features(audio)  # (B, C, N)
         frames = None if lengths is None else self.frame_lengths(lengths)
         valid = (torch.ones_like(feats[:, :1]) if frames is None
                  else lengths_to_mask(frames, feats.shape[-1]).unsqueeze(1).to(feats.dtype))
@@ -337,9 +338,9 @@ class LogMelFrontend(_SpectralFrontend):
             n_mels=n_mels, f_min=f_min, f_max=f_max, power=2.0, pad_mode="constant",
         )
 
-    def _features(self, audio: Tensor, warp: float) -> Tensor:
+    def _features(self, audio: Tensor) -> Tensor:
         logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
-        return self._warp(logmel, warp)
+        return self._warp(logmel)
 
 
 @serializable
@@ -404,7 +405,7 @@ class MFCCFrontend(_SpectralFrontend):
         self.register_buffer("dct", torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho"),
                              persistent=False)
 
-    def _features(self, audio: Tensor, warp: float) -> Tensor:
+    def _features(self, audio: Tensor) -> Tensor:
         logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
-        logmel = self._warp(logmel, warp)  # warp frequencies, before the DCT
+        logmel = self._warp(logmel)  # warp frequencies, before the DCT
         return torch.einsum("bmn,mc->bcn", logmel, self.dct)  # (B, n_mfcc, N)
