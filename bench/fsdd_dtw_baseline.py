@@ -48,8 +48,7 @@ def mfcc_frames(path: Path, frontend: MFCCFrontend, top_db: float) -> np.ndarray
 
 def dtw_cost(a: np.ndarray, b: np.ndarray) -> float:
     """Length-normalised DTW cost between two ``(frames, dim)`` sequences."""
-    distances = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
-    total = librosa.sequence.dtw(C=distances, backtrack=False)[-1, -1]
+    total = librosa.sequence.dtw(X=a.T, Y=b.T, metric="euclidean", backtrack=False)[-1, -1]
     return float(total) / (len(a) + len(b))
 
 
