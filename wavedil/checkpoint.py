@@ -111,15 +111,44 @@ def load_model(
         raise CheckpointError(
             f"{path} holds a {record['kind']}, but a {kind} checkpoint is needed here."
         )
-    model = from_spec(record["model"])
     prefix = "model."
-    state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items()
+    state = {k[len(prefix):]: v for k, v in checkpoint.get("state_dict", {}).items()
              if k.startswith(prefix)}
-    model.load_state_dict(state)
+    model = _rebuild(path, record["model"], state)
     model.eval()
     info = DataInfo(**record["data_info"]) if record.get("data_info") else DataInfo(0)
     return LoadedModel(model.to(map_location) if map_location else model, record["kind"],
                        info, path)
+
+
+def _rebuild(path: Path, spec: Any, state: dict[str, torch.Tensor]) -> nn.Module:
+    """The model that ``spec`` describes, holding the weights ``state``.
+
+    A checkpoint whose recorded model cannot be built, or whose weights do not fit
+    it (a parameter too many, too few or of another shape), most likely comes from
+    another version of wavedil: say so, instead of a bare ``load_state_dict`` error.
+    """
+    stale = ("it was probably written by another version of wavedil; expected a checkpoint "
+             "written by this version's `python train.py`")
+    try:
+        model = from_spec(spec)
+    except (AttributeError, ImportError, TypeError, ValueError) as err:
+        raise CheckpointError(f"Cannot rebuild the model recorded in {path} ({err}): "
+                              f"{stale}.") from err
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # a tensor of the wrong shape
+        detail = str(err).strip().splitlines()[-1].strip()
+        raise CheckpointError(f"The weights in {path} do not fit the model it records "
+                              f"({detail}): {stale}.") from err
+    if missing or unexpected:
+        def some(keys: list[str]) -> str:
+            return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        parts = ([f"missing {some(missing)}"] if missing else []) + (
+            [f"unexpected {some(unexpected)}"] if unexpected else [])
+        raise CheckpointError(f"The weights in {path} do not fit the model it records "
+                              f"({'; '.join(parts)}): {stale}.")
+    return model
 
 
 def save_derived(

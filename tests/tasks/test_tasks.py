@@ -77,6 +77,37 @@ def test_missing_and_foreign_checkpoints(tmp_path):
         load_model(garbage)
 
 
+@pytest.mark.parametrize("damage, message", [
+    ("extra", r"unexpected head\.9\.weight"),
+    ("missing", r"missing head\.\d\.weight"),
+    ("shape", r"size mismatch"),
+    ("spec", r"Cannot rebuild the model recorded in .*no_such_argument"),
+])
+def test_checkpoint_from_another_version_is_named_as_such(tmp_path, damage, message):
+    """A checkpoint whose weights or recorded model no longer fit this wavedil: a
+    clear error naming the file, instead of a ``load_state_dict`` traceback."""
+    from tests.conftest import save_checkpoint
+    from wavedil.data.sources import DataInfo
+
+    path = save_checkpoint(WaveNet(4, 4, 4, dilations=[1]), DataInfo(8000), tmp_path / "g.ckpt")
+    assert load_model(path).kind == "generator"  # intact, it loads
+    checkpoint = torch.load(path, weights_only=True)
+    weights = checkpoint["state_dict"]
+    name = next(k for k in weights if k.startswith("model.head.") and k.endswith(".weight"))
+    if damage == "extra":
+        weights["model.head.9.weight"] = torch.zeros(1)
+    elif damage == "missing":
+        del weights[name]
+    elif damage == "shape":
+        weights[name] = torch.zeros(*weights[name].shape[:-1], weights[name].shape[-1] + 1)
+    else:
+        checkpoint["wavedil"]["model"]["no_such_argument"] = 1
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=message) as caught:
+        load_model(path)
+    assert "g.ckpt" in str(caught.value) and "another version of wavedil" in str(caught.value)
+
+
 def test_atomic_checkpoint_leaves_no_partial_file(tmp_path, monkeypatch):
     io = AtomicCheckpointIO()
     target = tmp_path / "c.ckpt"
