@@ -66,6 +66,19 @@ def test_classify_prints_one_line_per_file_and_reports_bad_files(trained, mixed_
     assert "2 of 6 files could not be classified" in err
 
 
+def test_classify_reports_a_named_folder_without_audio(trained, mixed_folder, tmp_path,
+                                                        capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not audio")
+    status = classify(["--checkpoint", str(trained), str(mixed_folder / FILES[0]), str(empty)])
+    out, err = capsys.readouterr()
+    assert status == 1 and len(out.strip().splitlines()) == 1  # the file is still classified
+    assert f"{empty}: error: {empty} is a folder with no audio files (.wav, .flac, .ogg)" in err
+    assert classify(["--checkpoint", str(trained), str(empty)]) == 2  # nothing to classify
+    assert f"error: no audio files (.wav, .flac, .ogg) in {empty}" in capsys.readouterr().err
+
+
 def test_classify_json_lines_with_top_k(trained, mixed_folder, capsys):
     files = [str(mixed_folder / FILES[0]), str(mixed_folder / "6_george_9.wav"),
              str(mixed_folder / FILES[3])]
@@ -135,9 +148,10 @@ def test_adapt_reports_bad_input(trained, mixed_folder, tmp_path, capsys):
     assert adapt_cli(["--checkpoint", str(trained), "--out", str(trained),
                       str(mixed_folder)]) == 2
     assert "Refusing to overwrite" in capsys.readouterr().err
-    assert adapt_cli(["--checkpoint", str(trained), "--out", out, *[str(mixed_folder)] * 3,
-                      "--lr", "-1"]) == 2
-    assert "Expected a positive, finite lr" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse, before anything is read
+        adapt_cli(["--checkpoint", str(trained), "--out", out, str(mixed_folder), "--lr", "-1"])
+    assert refused.value.code == 2
+    assert "argument --lr: expected a finite number > 0" in capsys.readouterr().err
     assert not (tmp_path / "a.ckpt").exists()
 
 

@@ -31,6 +31,14 @@ def test_missing_file(tmp_path):
         read_audio(tmp_path / "nope.wav")
 
 
+def test_a_folder_is_not_an_audio_file(tmp_path):
+    with pytest.raises(AudioError, match="a folder with no audio files"):
+        read_audio(tmp_path)
+    write_wav(tmp_path / "sub" / "a.wav", tone(0.1))
+    with pytest.raises(AudioError, match=r"is a folder; expected an audio file"):
+        read_audio(tmp_path)
+
+
 @pytest.mark.parametrize(
     "content", [b"", b"RIFF\x00\x00\x00\x00WAVEjunk", b"not audio at all" * 10]
 )

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from wavedil.checkpoint import CheckpointError, load_model, save_derived
+from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
 from wavedil.data.io import AudioError, load_audio
 from wavedil.inference.adapt import adapt
 from wavedil.inference.classify import expand_paths
@@ -40,15 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="the adapted .ckpt to write")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
                         help="unlabelled audio files, or folders searched for .wav/.flac/.ogg")
-    parser.add_argument("--epochs", type=int, default=16, help="passes over the recordings")
-    parser.add_argument("--lr", type=float, default=3e-4, help="Adam step size")
-    parser.add_argument("--batch-size", type=int, default=64,
+    parser.add_argument("--epochs", type=positive_int, default=16,
+                        help="passes over the recordings")
+    parser.add_argument("--lr", type=positive_float, default=3e-4, help="Adam step size")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="recordings per step (several per class)")
-    parser.add_argument("--diversity", type=float, default=3.0,
+    parser.add_argument("--diversity", type=non_negative_float, default=3.0,
                         help="weight of the term that keeps predictions spread over the "
                              "classes (1: plain information maximisation)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the order of recordings")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
     return parser
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 
 from wavedil.checkpoint import CheckpointError, load_model
+from wavedil.cli.arguments import device, positive_int
+from wavedil.data.io import AUDIO_EXTENSIONS
 from wavedil.inference.classify import Failure, SpeedAveraged, expand_paths, predict_files
 
 __all__ = ["main"]
@@ -34,12 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
                         help="audio files, or folders searched for .wav/.flac/.ogg")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of text")
-    parser.add_argument("--top", type=int, default=1, help="also list the K best labels")
+    parser.add_argument("--top", type=positive_int, default=1, help="also list the K best labels")
     parser.add_argument("--speeds", type=float, nargs="+", metavar="S",
                         help="test-time augmentation: average over the clip played at "
                              "these speeds, e.g. --speeds 0.9 1.0 1.1")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
     return parser
 
 
@@ -53,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     names = loaded.info.class_names or [str(i) for i in range(loaded.model.num_classes)]
     paths = expand_paths(args.inputs)
-    if not paths:
-        print("wavedil-classify: error: no audio files in the given folders", file=sys.stderr)
+    if all(path.is_dir() for path in paths):  # only folders, none holding audio
+        print(f"wavedil-classify: error: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
+              f"{', '.join(args.inputs)}", file=sys.stderr)
         return 2
     failed = 0
     for result in predict_files(model, names, loaded.info.sample_rate, paths,

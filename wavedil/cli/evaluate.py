@@ -25,6 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wavedil.checkpoint import CheckpointError, load_model
+from wavedil.cli.arguments import device, positive_int
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
 from wavedil.inference.classify import (
     Failure,
@@ -56,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--speeds", type=float, nargs="+", metavar="S",
                         help="test-time augmentation: average over the clip played at "
                              "these speeds, e.g. --speeds 0.9 1.0 1.1")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
     return parser
 
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wavedil.cli.arguments import positive_int
 from wavedil.receptive_field import LayerField, layer_fields
 
 __all__ = ["main", "model_from_config"]
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, help="measure a trained model instead")
     parser.add_argument("--config-dir", type=Path, default=CONF_DIR,
                         help=f"Hydra config folder (default: {CONF_DIR})")
-    parser.add_argument("--length", type=int, help="input steps (default: 3 fields)")
+    parser.add_argument("--length", type=positive_int, help="input steps (default: 3 fields)")
     parser.add_argument("--out", type=Path, default=Path("receptive_field.png"),
                         help="PNG to write")
     parser.add_argument("--random-weights", action="store_true",

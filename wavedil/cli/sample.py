@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from wavedil.checkpoint import CheckpointError, load_model
+from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
 from wavedil.data.io import AudioError, load_audio, write_audio
 from wavedil.data.sources import DataInfo
 from wavedil.inference import METHODS, generate
@@ -41,11 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wavedil-sample", description="Generate audio with a trained WaveNet checkpoint.")
     parser.add_argument("--checkpoint", required=True, type=Path, help="a generator .ckpt")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--seconds", type=float, help="length per clip in seconds")
-    length.add_argument("--samples", type=int, help="length per clip in samples")
-    parser.add_argument("--batch", type=int, default=None,
+    length.add_argument("--seconds", type=positive_float, help="length per clip in seconds")
+    length.add_argument("--samples", type=positive_int, help="length per clip in samples")
+    parser.add_argument("--batch", type=positive_int, default=None,
                         help="independent clips (default 1, or one per --speaker value)")
-    parser.add_argument("--temperature", type=float, default=1.0,
+    parser.add_argument("--temperature", type=non_negative_float, default=1.0,
                         help="sampling temperature; 0 always takes the most likely value")
     parser.add_argument("--seed", type=int, default=None,
                         help="random seed (printed when drawn, so a run can be repeated)")
@@ -60,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("samples"), help="output folder")
     parser.add_argument("--method", choices=METHODS, default="fast",
                         help="stepper: fast (default), cached or naive (same samples)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG per clip")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser

@@ -34,9 +34,15 @@ def read_audio(path: str | os.PathLike) -> tuple[Tensor, int]:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        AudioError: the file cannot be decoded, holds no samples, or holds NaN/Inf.
+        AudioError: ``path`` is a folder, or the file cannot be decoded, holds no
+            samples, or holds NaN/Inf.
     """
     path = Path(path)
+    if path.is_dir():
+        inside = any(p.suffix.lower() in AUDIO_EXTENSIONS for p in path.rglob("*"))
+        what = "a folder" if inside else (
+            f"a folder with no audio files ({', '.join(AUDIO_EXTENSIONS)}) in it")
+        raise AudioError(f"{path} is {what}; expected an audio file.")
     if not path.is_file():
         raise FileNotFoundError(f"Audio file not found: {path}")
     try:

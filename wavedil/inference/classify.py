@@ -118,7 +118,8 @@ class SpeedAveraged(nn.Module):
 def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
     """Files as given, folders replaced by the audio files under them (sorted).
 
-    A path that does not exist is kept, so that it is reported as a failure.
+    A path that does not exist, and a folder with no audio files under it, are
+    kept as they are, so that reading them reports the failure.
     """
     out: list[Path] = []
     for item in items:
@@ -126,7 +127,7 @@ def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*")
                            if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-            out.extend(found)
+            out.extend(found or [path])
         else:
             out.append(path)
     return out

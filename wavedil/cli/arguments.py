@@ -1,0 +1,69 @@
+"""Argument types shared by the command-line tools.
+
+Each is an ``argparse`` ``type=``: a bad value becomes argparse's usual one-line
+error (``argument --device: ...``, exit status 2) that names the option and what
+it expects, before any checkpoint or audio is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["device", "non_negative_float", "positive_float", "positive_int"]
+
+
+def _number(text: str, kind: type, expected: str, ok: Callable[[float], bool]) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, but found {text!r}") from None
+    if not ok(value):  # NaN fails every comparison, so it lands here too
+        raise argparse.ArgumentTypeError(f"expected {expected}, but found {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (a count, a batch size, a thread count)."""
+    return _number(text, int, "an integer >= 1", lambda v: v >= 1)
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (a step size)."""
+    return _number(text, float, "a finite number > 0", lambda v: 0 < v < float("inf"))
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (a weight, a temperature)."""
+    return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < float("inf"))
+
+
+def device(text: str) -> str:
+    """A torch device that this machine has: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+    Checked here so that a missing GPU is reported as such, instead of surfacing as
+    a failure to read the checkpoint onto it.
+    """
+    try:
+        dev = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"unknown device {text!r}; expected cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise argparse.ArgumentTypeError(
+                f"{text}: CUDA is not available on this machine; expected cpu")
+        if dev.index is not None and dev.index >= count:
+            raise argparse.ArgumentTypeError(
+                f"{text}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise argparse.ArgumentTypeError(
+                f"{text}: MPS is not available on this machine; expected cpu")
+    elif dev.type != "cpu":
+        raise argparse.ArgumentTypeError(
+            f"unsupported device {text!r}; expected cpu, cuda, cuda:N or mps")
+    return str(dev)
