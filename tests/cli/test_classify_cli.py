@@ -227,6 +227,8 @@ def test_leave_one_speaker_out_takes_any_subset_of_known_speakers(tmp_path, fsdd
     assert summary["loso/worst_accuracy"] == pytest.approx(0.6)
     with pytest.raises(ValueError, match=r"\['nobody'\], not among the speakers"):
         train_cli.train(compose_train([*base, "loso_speakers=[george,nobody]"]))
+    with pytest.raises(ValueError, match=r"expected data.source.train_speakers=null"):
+        train_cli.train(compose_train([*base, "data.source.train_speakers=[george,lucas]"]))
     assert len(folds) == 1  # refused before any training
     lone = tmp_path / "lone" / "recordings"
     lone.mkdir(parents=True)

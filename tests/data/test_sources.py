@@ -36,6 +36,21 @@ def test_speaker_split_never_shares_a_speaker_between_train_and_held_out():
         split_by_speaker(_files(), test_speakers=["dan"])
 
 
+def test_speaker_split_can_train_on_a_subset_of_the_other_speakers():
+    files = _files() + [AudioFile(f"1_dan_{i}.wav", "1", "dan", i)  # type: ignore[arg-type]
+                        for i in range(10)]
+    parts = split_by_speaker(files, test_speakers=["cat"], train_speakers=["ann", "dan"])
+    assert {k: {f.speaker for f in v} for k, v in parts.items()} == {
+        "train": {"ann", "dan"}, "val": {"cat"}, "test": {"cat"}}
+    assert len(parts["train"]) == 40  # bob's files are in no split
+    with pytest.raises(ValueError, match=r"train_speakers apart from the held-out \['cat'\]"):
+        split_by_speaker(files, test_speakers=["cat"], train_speakers=["ann", "cat"])
+    with pytest.raises(ValueError, match=r"Expected train_speakers from .* but found \[\]"):
+        split_by_speaker(files, test_speakers=["cat"], train_speakers=[])
+    with pytest.raises(ValueError, match=r"Expected train_speakers from .* found \['eve'\]"):
+        split_by_speaker(files, test_speakers=["cat"], train_speakers=["eve"])
+
+
 def test_index_split_follows_the_fsdd_convention():
     parts = split_by_index(_files(), test_indices=range(5), val_indices=[5, 6])
     assert {f.index for f in parts["test"]} == set(range(5))
@@ -94,3 +109,8 @@ def test_fsdd_loads_with_speaker_split(fsdd_root):
     lucas = splits.info.speaker_names.index("lucas")
     assert len(splits.test) == 500 and {c.speaker for c in splits.test} == {lucas}
     assert lucas not in {c.speaker for c in splits.train} and len(splits.train) == 2000
+    two = FSDD(str(fsdd_root), test_speakers=["lucas"], train_speakers=["george", "jackson"])
+    loaded = two.load()
+    names = loaded.info.speaker_names
+    assert {names[c.speaker] for c in loaded.train} == {"george", "jackson"}
+    assert len(loaded.train) == 1000 and len(loaded.test) == 500

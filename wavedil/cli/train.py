@@ -149,6 +149,10 @@ def train_leave_one_speaker_out(cfg: DictConfig) -> dict[str, float]:
     if len(found) < 2:
         raise ValueError(f"loso=true needs at least 2 speakers in {cfg.data.root}, "
                          f"but found {found}.")
+    if cfg.data.source.get("train_speakers") is not None:
+        raise ValueError("loso=true trains each fold on every speaker but the held-out one; "
+                         "expected data.source.train_speakers=null, but found "
+                         f"{list(cfg.data.source.train_speakers)}.")
     speakers = list(cfg.get("loso_speakers") or found)
     unknown = [s for s in speakers if s not in found]
     if unknown:

@@ -224,20 +224,31 @@ def split_by_speaker(
     files: Sequence[AudioFile],
     test_speakers: Sequence[str],
     val_speakers: Sequence[str] | None = None,
+    train_speakers: Sequence[str] | None = None,
 ) -> dict[str, list[AudioFile]]:
     """Hold out whole speakers: a speaker in ``test_speakers`` (or ``val_speakers``) is
-    never in train. ``val_speakers=None`` validates on the test speakers."""
+    never in train. ``val_speakers=None`` validates on the test speakers;
+    ``train_speakers=None`` trains on every other speaker, a list on those only (to
+    measure how accuracy grows with the number of training voices, say)."""
     known = speakers_of(files)
     if not known:
         raise ValueError("Expected speakers in the file names for split='speaker', but found none.")
     val_speakers = list(test_speakers) if val_speakers is None else list(val_speakers)
-    for name, chosen in (("test_speakers", test_speakers), ("val_speakers", val_speakers)):
+    named = [("test_speakers", test_speakers), ("val_speakers", val_speakers)]
+    if train_speakers is not None:
+        named.append(("train_speakers", train_speakers))
+    for name, chosen in named:
         unknown = [s for s in chosen if s not in known]
         if unknown or not chosen:
             raise ValueError(f"Expected {name} from {known}, but found {list(chosen)}.")
     held_out = set(test_speakers) | set(val_speakers)
+    both = sorted(held_out & set(train_speakers or ()))
+    if both:
+        raise ValueError(f"Expected train_speakers apart from the held-out {sorted(held_out)}, "
+                         f"but found {both} in both.")
     splits = {
-        "train": [f for f in files if f.speaker not in held_out],
+        "train": [f for f in files if (f.speaker not in held_out if train_speakers is None
+                                       else f.speaker in set(train_speakers))],
         "val": [f for f in files if f.speaker in set(val_speakers)],
         "test": [f for f in files if f.speaker in set(test_speakers)],
     }
@@ -299,6 +310,7 @@ class AudioFolder:
         test_fraction: with ``split="random"``.
         test_speakers: with ``split="speaker"``.
         val_speakers: with ``split="speaker"`` (``None``: the test speakers).
+        train_speakers: with ``split="speaker"`` (``None``: every speaker not held out).
         test_indices: with ``split="index"``.
         val_indices: with ``split="index"``.
         extensions: file endings to read.
@@ -318,6 +330,7 @@ class AudioFolder:
         test_fraction: float = 0.1,
         test_speakers: Sequence[str] = (),
         val_speakers: Sequence[str] | None = None,
+        train_speakers: Sequence[str] | None = None,
         test_indices: Sequence[int] = (0, 1, 2, 3, 4),
         val_indices: Sequence[int] = (5, 6, 7, 8, 9),
         extensions: Sequence[str] = (".wav", ".flac", ".ogg"),
@@ -331,6 +344,7 @@ class AudioFolder:
         self.split = check_choice("split", split, ("random", "speaker", "index"))
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.test_speakers, self.val_speakers = list(test_speakers), val_speakers
+        self.train_speakers = train_speakers
         self.test_indices, self.val_indices = list(test_indices), list(val_indices)
         self.extensions = tuple(extensions)
         self.on_error = check_choice("on_error", on_error, ("raise", "skip"))
@@ -341,7 +355,8 @@ class AudioFolder:
 
     def split_files(self, files: Sequence[AudioFile]) -> dict[str, list[AudioFile]]:
         if self.split == "speaker":
-            return split_by_speaker(files, self.test_speakers, self.val_speakers)
+            return split_by_speaker(files, self.test_speakers, self.val_speakers,
+                                    self.train_speakers)
         if self.split == "index":
             return split_by_index(files, self.test_indices, self.val_indices)
         return split_random(files, self.val_fraction, self.test_fraction, self.seed)
@@ -400,6 +415,7 @@ class FSDD(AudioFolder):
             score) or ``"index"`` (the dataset's convention: indices 0-4 test).
         test_speakers: held-out speakers with ``split="speaker"``.
         val_speakers: validation speakers (``None``: the test speakers).
+        train_speakers: training speakers (``None``: all the others).
         test_indices: with ``split="index"``.
         val_indices: with ``split="index"``.
         sample_rate: target rate (FSDD is recorded at 8 kHz).
@@ -412,6 +428,7 @@ class FSDD(AudioFolder):
         split: str = "speaker",
         test_speakers: Sequence[str] = ("george",),
         val_speakers: Sequence[str] | None = None,
+        train_speakers: Sequence[str] | None = None,
         test_indices: Sequence[int] = (0, 1, 2, 3, 4),
         val_indices: Sequence[int] = (5, 6, 7, 8, 9),
         sample_rate: int = 8000,
@@ -421,7 +438,7 @@ class FSDD(AudioFolder):
         super().__init__(
             root, sample_rate, labels="pattern", pattern=FSDD_PATTERN, split=split,
             test_speakers=test_speakers, val_speakers=val_speakers,
-            test_indices=test_indices, val_indices=val_indices, extensions=(".wav",),
-            on_error=on_error,
+            train_speakers=train_speakers, test_indices=test_indices, val_indices=val_indices,
+            extensions=(".wav",), on_error=on_error,
         )
 
