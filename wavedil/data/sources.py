@@ -344,7 +344,7 @@ class AudioFolder:
         self.split = check_choice("split", split, ("random", "speaker", "index"))
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.test_speakers, self.val_speakers = list(test_speakers), val_speakers
-        self.train_speakers = train_speakers
+        self.train_speakers = None if train_speakers is None else list(train_speakers)
         self.test_indices, self.val_indices = list(test_indices), list(val_indices)
         self.extensions = tuple(extensions)
         self.on_error = check_choice("on_error", on_error, ("raise", "skip"))
