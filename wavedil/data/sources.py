@@ -241,16 +241,18 @@ def split_by_speaker(
         unknown = [s for s in chosen if s not in known]
         if unknown or not chosen:
             raise ValueError(f"Expected {name} from {known}, but found {list(chosen)}.")
-    held_out = set(test_speakers) | set(val_speakers)
-    both = sorted(held_out & set(train_speakers or ()))
+    test, val = set(test_speakers), set(val_speakers)
+    held_out = test | val
+    train = (set(train_speakers) if train_speakers is not None
+             else {f.speaker for f in files} - held_out)  # files naming no speaker included
+    both = sorted(held_out & train)
     if both:
         raise ValueError(f"Expected train_speakers apart from the held-out {sorted(held_out)}, "
                          f"but found {both} in both.")
     splits = {
-        "train": [f for f in files if (f.speaker not in held_out if train_speakers is None
-                                       else f.speaker in set(train_speakers))],
-        "val": [f for f in files if f.speaker in set(val_speakers)],
-        "test": [f for f in files if f.speaker in set(test_speakers)],
+        "train": [f for f in files if f.speaker in train],
+        "val": [f for f in files if f.speaker in val],
+        "test": [f for f in files if f.speaker in test],
     }
     if not splits["train"]:
         raise ValueError(f"No speakers left for training after holding out {sorted(held_out)}.")
