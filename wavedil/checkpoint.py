@@ -142,13 +142,17 @@ def _rebuild(path: Path, spec: Any, state: dict[str, torch.Tensor]) -> nn.Module
         raise CheckpointError(f"The weights in {path} do not fit the model it records "
                               f"({detail}): {stale}.") from err
     if missing or unexpected:
-        def some(keys: list[str]) -> str:
-            return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-        parts = ([f"missing {some(missing)}"] if missing else []) + (
-            [f"unexpected {some(unexpected)}"] if unexpected else [])
+        parts = ([f"missing {_some(missing)}"] if missing else []) + (
+            [f"unexpected {_some(unexpected)}"] if unexpected else [])
         raise CheckpointError(f"The weights in {path} do not fit the model it records "
                               f"({'; '.join(parts)}): {stale}.")
     return model
+
+
+def _some(keys: list[str], shown: int = 3) -> str:
+    """The first ``shown`` of ``keys`` and how many more, for an error message."""
+    more = len(keys) - shown
+    return ", ".join(keys[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def save_derived(
