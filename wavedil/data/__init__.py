@@ -18,6 +18,7 @@ from wavedil.data.sources import (
     split_random,
 )
 from wavedil.data.synthetic import SyntheticClasses, SyntheticTones
+from wavedil.data.tts import SyntheticVoices
 
 __all__ = [
     "FSDD",
@@ -33,6 +34,7 @@ __all__ = [
     "GenerationDataModule",
     "SyntheticClasses",
     "SyntheticTones",
+    "SyntheticVoices",
     "collate_clips",
     "load_audio",
     "parse_fsdd_name",

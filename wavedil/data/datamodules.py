@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,6 +32,8 @@ from wavedil.nn import LogMelFrontend
 from wavedil.nn.checks import check_positive_int
 
 __all__ = ["ClassificationDataModule", "GenerationDataModule"]
+
+log = logging.getLogger(__name__)
 
 SourceLike = ClipSource | Callable[..., ClipSource]
 
@@ -65,13 +68,16 @@ class _ClipDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:  # decode once, whichever stage asks first
-            self.splits = self.source.load()
+            self.splits = self.load_splits()
             for split in ("train", "val", "test"):
                 clips = getattr(self.splits, split)
                 if clips:
                     self.datasets[split] = self.make_dataset(split, clips)
             if "train" not in self.datasets:
                 raise ValueError(f"The training split of {type(self.source).__name__} is empty.")
+
+    def load_splits(self) -> ClipSplits:
+        return self.source.load()
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
         raise NotImplementedError
@@ -191,6 +197,10 @@ class ClassificationDataModule(_ClipDataModule):
             ``_partial_: true``) called once the data's rate is known, or ``None``.
         num_workers: DataLoader worker processes.
         seed: data order, crops and augmentation (``None``: a random seed).
+        tts: extra *training* clips from a speech synthesiser (anything with
+            ``clips(class_names, sample_rate) -> list[Clip]``, e.g.
+            :class:`~wavedil.data.tts.SyntheticVoices`), or ``None``. Validation and
+            test keep the source's clips only.
     """
 
     collate = staticmethod(collate_clips)
@@ -204,10 +214,20 @@ class ClassificationDataModule(_ClipDataModule):
         augment: Callable | None = None,
         num_workers: int = 0,
         seed: int | None = 0,
+        tts: Any | None = None,
     ) -> None:
         super().__init__(source, root, batch_size, num_workers, seed)
         self.max_length = max_length
         self.augment = augment
+        self.tts = tts
+
+    def load_splits(self) -> ClipSplits:
+        splits = self.source.load()
+        if self.tts is None:
+            return splits
+        extra = self.tts.clips(splits.info.class_names, splits.info.sample_rate)
+        log.info("Training on %d real and %d synthetic clips.", len(splits.train), len(extra))
+        return replace(splits, train=[*splits.train, *extra])
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
         train = split == "train"

@@ -1,0 +1,144 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from tests.test_config import compose_train
+from wavedil.data import ClassificationDataModule, SyntheticClasses, SyntheticVoices
+from wavedil.data import tts as tts_module
+
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def _espeak():
+    try:
+        return tts_module.Espeak.get()
+    except ImportError as err:  # neither the wheel nor a system library
+        pytest.skip(str(err))
+
+
+def test_voices_are_a_function_of_the_seed_within_the_ranges():
+    make = lambda seed: SyntheticVoices({"a": "one"}, voices=50, seed=seed,  # noqa: E731
+                                        pitch=(30, 60), rate=(140, 160)).draw()
+    assert make(3) == make(3)
+    assert make(3) != make(4)
+    voices = make(3)
+    assert all(30 <= v.pitch <= 60 and 140 <= v.rate <= 160 for v in voices)
+    assert all(v.accent in tts_module.ACCENTS and v.variant in tts_module.VARIANTS
+               for v in voices)
+    assert len({(v.accent, v.variant) for v in voices}) > 25  # many distinct voices
+
+
+def test_every_word_is_spoken_in_every_voice_at_the_data_rate():
+    _espeak()
+    voices = SyntheticVoices({"6": "six", "9": "nine"}, voices=3, seed=1)
+    clips = voices.clips(["6", "9", "x"], sample_rate=8000)
+    assert len(clips) == 6
+    assert sorted(c.label for c in clips) == [0, 0, 0, 1, 1, 1]
+    for clip in clips:
+        seconds = clip.audio.numel() / 8000
+        assert 0.15 < seconds < 1.5, clip.path
+        assert clip.audio.abs().max() == pytest.approx(0.5)
+        assert clip.speaker is None and clip.path.startswith("tts:")
+    assert not torch.equal(clips[0].audio[:1000], clips[2].audio[:1000])  # voices differ
+
+
+_DIGEST = """
+import hashlib, torch
+from wavedil.data import SyntheticVoices
+clips = SyntheticVoices({"6": "six", "9": "nine"}, voices=4, seed=2).clips(["6", "9"], 8000)
+print(hashlib.sha256(torch.cat([c.audio for c in clips]).numpy().tobytes()).hexdigest())
+"""
+
+
+def test_a_fresh_process_synthesises_the_same_clips():
+    """eSpeak NG carries state from one utterance to the next (clips differ by a
+    few samples when spoken twice in one process), but a run that draws the same
+    voices from a fresh process gets the same training data."""
+    _espeak()
+    runs = [subprocess.Popen([sys.executable, "-c", _DIGEST], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    digests = [run.communicate(timeout=300)[0].split() for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    assert digests[0] == digests[1] and len(digests[0]) == 1
+
+
+def _high_band_share(audio, sample_rate, cutoff):
+    power = torch.fft.rfft(audio).abs() ** 2
+    freqs = torch.fft.rfftfreq(audio.numel(), 1 / sample_rate)
+    return float(power[freqs > cutoff].sum() / power.sum())
+
+
+def test_the_text_is_what_is_spoken():
+    """'six' has two /s/ (energy above 3 kHz); 'nine' is voiced throughout."""
+    _espeak()
+    voices = SyntheticVoices({"six": "six", "nine": "nine"}, voices=5, seed=0)
+    clips = voices.clips(["six", "nine"], sample_rate=16000)
+    for six, nine in zip(clips[0::2], clips[1::2]):
+        share = [_high_band_share(clip.audio, 16000, 3000) for clip in (six, nine)]
+        assert share[0] > 1.5 * share[1], six.path
+
+
+def test_synthetic_clips_join_the_training_split_only():
+    _espeak()
+    source = SyntheticClasses(sample_rate=8000, clip_length=800, timbres=["sine", "square"],
+                              clips_per_class=4)
+    plain = ClassificationDataModule(source)
+    plain.setup("fit")
+    voices = SyntheticVoices({"sine": "sign", "square": "square"}, voices=3)
+    datamodule = ClassificationDataModule(source, tts=voices)
+    datamodule.setup("fit")
+    assert len(datamodule.datasets["train"]) == len(plain.datasets["train"]) + 6
+    for split in ("val", "test"):
+        assert [c.path for c in datamodule.splits.__dict__[split]] == \
+            [c.path for c in plain.splits.__dict__[split]]
+    synthetic = [c for c in datamodule.splits.train if c.path.startswith("tts:")]
+    assert sorted(c.label for c in synthetic) == [0, 0, 0, 1, 1, 1]
+
+
+def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path):
+    base = [f"output_dir={tmp_path}", "experiment=fsdd_classifier", "data.root=x"]
+    voices = instantiate(compose_train(base).data.tts, _convert_="all")
+    assert isinstance(voices, SyntheticVoices) and voices.voices == 400
+    assert voices.words == {str(d): word for d, word in enumerate(DIGITS)}
+    assert compose_train([*base, "data.tts.voices=7"]).data.tts.voices == 7
+    assert compose_train([*base, "data.tts=null"]).data.tts is None
+    folder = compose_train([f"output_dir={tmp_path}", "experiment=folder_classifier",
+                            "data.root=x"])
+    assert folder.data.tts is None
+    assert compose_train([f"output_dir={tmp_path}", "experiment=folder_classifier",
+                          "data.root=x", "data/tts=digits"]).data.tts.voices == 400
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"words": {}}, "Expected words"),
+    ({"words": {"a": " "}}, r"empty for \['a'\]"),
+    ({"voices": 0}, "voices"),
+    ({"pitch": (50, 120)}, r"pitch as \[low, high\] within \[0, 99\]"),
+    ({"rate": (200, 100)}, r"rate as \[low, high\]"),
+    ({"peak": 0}, "peak in"),
+    ({"accents": []}, "at least one accent"),
+])
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SyntheticVoices(**{"words": {"a": "one"}, **kwargs})
+
+
+def test_unknown_classes_accents_and_variants_are_named():
+    _espeak()
+    with pytest.raises(ValueError, match=r"names classes \['7'\].*expected some of \['0', '1'\]"):
+        SyntheticVoices({"7": "seven"}, voices=1).clips(["0", "1"], 8000)
+    with pytest.raises(ValueError, match="no voice 'xx-nowhere'"):
+        SyntheticVoices({"0": "zero"}, voices=1, accents=["xx-nowhere"]).clips(["0"], 8000)
+    if _espeak().variants():
+        with pytest.raises(ValueError, match=r"no voice variants \['nobody'\]"):
+            SyntheticVoices({"0": "zero"}, voices=1, variants=["m1", "nobody"]).clips(["0"], 8000)
+
+
+def test_a_missing_synthesiser_says_how_to_install_one(monkeypatch):
+    monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # import fails
+    monkeypatch.setattr(tts_module.ctypes.util, "find_library", lambda name: None)
+    with pytest.raises(ImportError, match=r"wavedil\[tts\]"):
+        tts_module._find_espeak()

@@ -1,0 +1,253 @@
+"""Synthetic voices: words spoken by a speech synthesiser, as extra training clips.
+
+A speaker-independent classifier trained on a handful of speakers meets a new
+voice whose vowels none of them span. Speech synthesisers offer many more
+voices for free: :class:`SyntheticVoices` speaks each class's word in ``voices``
+eSpeak NG voices (an English accent, a voice variant, a pitch and a speaking
+rate drawn per voice) and hands the clips to
+:class:`~wavedil.data.ClassificationDataModule` as extra *training* clips only:
+validation and test keep the real speakers.
+
+eSpeak NG comes from the ``espeakng-loader`` wheel (``pip install
+"wavedil[tts]"``: the library and its voice data, no download at run time) or
+from a system ``libespeak-ng``. The voices are a pure function of ``seed``.
+eSpeak NG carries some state from one utterance to the next (a word spoken
+twice in one process can differ by a few samples), but a fresh process that
+draws the same voices with the same engine gets the same clips, so a training
+run is reproducible.
+
+Shape legend: T samples.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import random
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+from torch import Tensor
+from torchaudio.transforms import Resample
+from tqdm.auto import tqdm
+
+from wavedil.data.sources import Clip
+from wavedil.nn.checks import check_positive_int
+from wavedil.spec import serializable
+
+__all__ = ["ACCENTS", "VARIANTS", "Espeak", "SyntheticVoices", "Voice"]
+
+#: eSpeak NG's English accents (language names).
+ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
+           "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+
+#: eSpeak NG voice variants that sound like people (its robots, whispers, croaks
+#: and effects are left out).
+VARIANTS = (
+    "Alex", "Alicia", "Andrea", "Andy", "Annie", "Denis", "Diogo", "Gene", "Gene2",
+    "Henrique", "Hugo", "Jacky", "Lee", "Marco", "Mario", "Michael", "Mike", "Nguyen",
+    "Storm", "adam", "anika", "antonio", "aunty", "belinda", "benjamin", "boris",
+    "caleb", "david", "ed", "edward", "edward2", "f1", "f2", "f3", "f4", "f5",
+    "grandma", "grandpa", "gustave", "iven", "iven2", "iven3", "iven4", "john",
+    "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6", "linda", "m1", "m2",
+    "m3", "m4", "m5", "m6", "m7", "m8", "marcelo", "max", "michel", "miguel", "norbert",
+    "pablo", "paul", "pedro", "quincy", "rob", "robert", "sandro", "shelby", "steph",
+    "steph2", "steph3", "travis", "victor", "zac",
+)
+
+_RATE, _PITCH = 1, 3  # espeak_PARAMETER
+_SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: synthesis returns when the callback has had it all
+_POS_CHARACTER = 1
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                             ctypes.c_void_p)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic speaker: ``accent+variant`` at a pitch (0-99) and a rate (words/min)."""
+
+    accent: str
+    variant: str
+    pitch: int
+    rate: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.accent}+{self.variant}/p{self.pitch}/r{self.rate}"
+
+
+class Espeak:
+    """The eSpeak NG library, loaded once per process (it keeps global state).
+
+    Use :meth:`get`; synthesis is serialised by a lock.
+    """
+
+    _instance: Espeak | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        lib, data = _find_espeak()
+        self._lib = lib
+        self.sample_rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, data, 0)
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"eSpeak NG could not start (voice data {data!r}).")
+        lib.espeak_Info.restype = ctypes.c_char_p
+        path = ctypes.c_char_p()
+        lib.espeak_Info(ctypes.byref(path))
+        self.data_path = Path(path.value.decode()) if path.value else None
+        self._chunks: list[np.ndarray] = []
+        self._callback = _CALLBACK(self._collect)  # kept alive as long as the library
+        lib.espeak_SetSynthCallback(self._callback)
+
+    @classmethod
+    def get(cls) -> Espeak:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def variants(self) -> set[str]:
+        """The voice variants installed with this library's voice data (lower case)."""
+        folder = self.data_path / "voices" / "!v" if self.data_path else None
+        return {p.name.lower() for p in folder.iterdir()} if folder and folder.is_dir() else set()
+
+    def _collect(self, wav: ctypes.Array, n: int, events: int) -> int:
+        if n > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, (n,)).copy())
+        return 0  # 0: go on
+
+    def speak(self, text: str, voice: Voice) -> Tensor:
+        """``text`` in ``voice``: ``(T,)`` float32 at :attr:`sample_rate`."""
+        with self._lock:
+            lib = self._lib
+            if lib.espeak_SetVoiceByName(f"{voice.accent}+{voice.variant}".encode()) != 0:
+                raise ValueError(f"eSpeak NG has no voice {voice.accent!r}; "
+                                 f"expected one of {list(ACCENTS)}.")
+            lib.espeak_SetParameter(_RATE, voice.rate, 0)
+            lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
+            self._chunks = []
+            data = text.encode() + b"\0"
+            lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, 0, None, None)
+            lib.espeak_Synchronize()
+            chunks, self._chunks = self._chunks, []
+        if not chunks:
+            return torch.zeros(0)
+        return torch.from_numpy(np.concatenate(chunks).astype(np.float32) / 32768.0)
+
+
+def _find_espeak() -> tuple[ctypes.CDLL, bytes | None]:
+    """The library and its voice-data folder: the ``espeakng-loader`` wheel, else the system's."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        name = ctypes.util.find_library("espeak-ng")
+        if name is None:
+            raise ImportError(
+                "Synthetic voices need eSpeak NG: pip install 'wavedil[tts]' (the "
+                "espeakng-loader wheel) or install the espeak-ng system package."
+            ) from None
+        return ctypes.CDLL(name), None
+    return (ctypes.CDLL(espeakng_loader.get_library_path()),
+            espeakng_loader.get_data_path().encode())
+
+
+@serializable
+class SyntheticVoices:
+    """Each class's word spoken in ``voices`` synthetic voices.
+
+    Args:
+        words: class name -> the text to speak, e.g. ``{"0": "zero", "1": "one"}``.
+        voices: how many voices (each speaks every word once).
+        seed: which voices (accent, variant, pitch, rate are drawn from it).
+        accents: eSpeak NG accents to draw from.
+        variants: voice variants to draw from.
+        pitch: ``[low, high]`` eSpeak pitch (0-99; 50 is the voice's own).
+        rate: ``[low, high]`` speaking rate in words per minute (175 is eSpeak's own).
+        trim_db: leading and trailing silence quieter than this below the peak is
+            cut (recorded datasets such as FSDD are trimmed too); ``None`` keeps it.
+        peak: peak amplitude of every clip.
+    """
+
+    def __init__(
+        self,
+        words: Mapping[str, str],
+        voices: int = 400,
+        seed: int = 0,
+        accents: Sequence[str] = ACCENTS,
+        variants: Sequence[str] = VARIANTS,
+        pitch: Sequence[int] = (20, 80),
+        rate: Sequence[int] = (120, 200),
+        trim_db: float | None = 40.0,
+        peak: float = 0.5,
+    ) -> None:
+        if not words:
+            raise ValueError("Expected words: a mapping of class name to the text to speak.")
+        self.words = {str(k): str(v) for k, v in words.items()}
+        empty = [k for k, v in self.words.items() if not v.strip()]
+        if empty:
+            raise ValueError(f"Expected text to speak for every class; empty for {empty}.")
+        self.voices = check_positive_int("voices", voices)
+        self.seed = seed
+        if not accents or not variants:
+            raise ValueError("Expected at least one accent and one variant.")
+        self.accents, self.variants = list(accents), list(variants)
+        self.pitch = _range("pitch", pitch, 0, 99)
+        self.rate = _range("rate", rate, 80, 450)
+        self.trim_db = trim_db
+        if not 0 < peak <= 1:
+            raise ValueError(f"Expected peak in (0, 1], got {peak}.")
+        self.peak = peak
+
+    def draw(self) -> list[Voice]:
+        """The voices, a pure function of ``seed``."""
+        rng = random.Random(self.seed)
+        return [Voice(rng.choice(self.accents), rng.choice(self.variants),
+                      rng.randint(*self.pitch), rng.randint(*self.rate))
+                for _ in range(self.voices)]
+
+    def clips(self, class_names: Sequence[str], sample_rate: int) -> list[Clip]:
+        """Every word in every voice at ``sample_rate``, labelled by ``class_names`` index.
+
+        Raises:
+            ValueError: a word's class is not among ``class_names``, or an accent or
+                variant is not installed.
+        """
+        class_id = {name: i for i, name in enumerate(class_names)}
+        unknown = sorted(set(self.words) - set(class_id))
+        if unknown:
+            raise ValueError(f"data.tts.words names classes {unknown} that the data do not "
+                             f"have; expected some of {list(class_names)}.")
+        engine = Espeak.get()
+        installed = engine.variants()
+        missing = sorted({v for v in self.variants if v.lower() not in installed})
+        if installed and missing:
+            raise ValueError(f"eSpeak NG at {engine.data_path} has no voice variants {missing}.")
+        to_rate = (Resample(engine.sample_rate, sample_rate)
+                   if engine.sample_rate != sample_rate else torch.nn.Identity())
+        out = []
+        for voice in tqdm(self.draw(), desc="synthetic voices", unit="voice", leave=False):
+            for name, text in self.words.items():
+                audio = to_rate(engine.speak(text, voice))
+                out.append(Clip(self._tidy(audio, voice, text), label=class_id[name],
+                                path=f"tts:{voice.name}:{text}"))
+        return out
+
+    def _tidy(self, audio: Tensor, voice: Voice, text: str) -> Tensor:
+        if self.trim_db is not None and audio.numel():
+            trimmed, _ = librosa.effects.trim(audio.numpy(), top_db=self.trim_db)
+            audio = torch.from_numpy(trimmed)
+        top = float(audio.abs().max()) if audio.numel() else 0.0
+        if top == 0.0:
+            raise RuntimeError(f"eSpeak NG returned silence for {text!r} in voice {voice}.")
+        return audio * (self.peak / top)
+
+
+def _range(name: str, value: Sequence[int], low: int, high: int) -> tuple[int, int]:
+    if len(value) != 2 or not low <= value[0] <= value[1] <= high:
+        raise ValueError(f"Expected {name} as [low, high] within [{low}, {high}], got {value}.")
+    return int(value[0]), int(value[1])
