@@ -126,8 +126,8 @@ class Espeak:
         with self._lock:
             lib = self._lib
             if lib.espeak_SetVoiceByName(f"{voice.accent}+{voice.variant}".encode()) != 0:
-                raise ValueError(f"eSpeak NG has no voice {voice.accent!r}; "
-                                 f"expected one of {list(ACCENTS)}.")
+                raise ValueError(f"eSpeak NG has no voice {voice.accent!r}; expected a "
+                                 f"language it knows, such as the English {list(ACCENTS)}.")
             lib.espeak_SetParameter(_RATE, voice.rate, 0)
             lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
             self._chunks = []
