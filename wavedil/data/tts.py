@@ -149,7 +149,8 @@ def _find_espeak() -> tuple[ctypes.CDLL, bytes | None]:
         if name is None:
             raise ImportError(
                 "Synthetic voices need eSpeak NG: pip install 'wavedil[tts]' (the "
-                "espeakng-loader wheel) or install the espeak-ng system package."
+                "espeakng-loader wheel) or install the espeak-ng system package; or "
+                "train without them: data.tts=null."
             ) from None
         return ctypes.CDLL(name), None
     return (ctypes.CDLL(espeakng_loader.get_library_path()),
