@@ -92,8 +92,8 @@ def test_synthetic_clips_join_the_training_split_only():
     datamodule.setup("fit")
     assert len(datamodule.datasets["train"]) == len(plain.datasets["train"]) + 6
     for split in ("val", "test"):
-        assert [c.path for c in datamodule.splits.__dict__[split]] == \
-            [c.path for c in plain.splits.__dict__[split]]
+        assert [c.path for c in getattr(datamodule.splits, split)] == \
+            [c.path for c in getattr(plain.splits, split)]
     synthetic = [c for c in datamodule.splits.train if c.path.startswith("tts:")]
     assert sorted(c.label for c in synthetic) == [0, 0, 0, 1, 1, 1]
 
