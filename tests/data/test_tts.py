@@ -116,8 +116,8 @@ def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path)
     ({"words": {}}, "Expected words"),
     ({"words": {"a": " "}}, r"empty for \['a'\]"),
     ({"voices": 0}, "voices"),
-    ({"pitch": (50, 120)}, r"pitch as \[low, high\] within \[0, 99\]"),
-    ({"rate": (200, 100)}, r"rate as \[low, high\]"),
+    ({"pitch": (50, 120)}, r"pitch as \[min, max\] with min <= max within \[0, 99\]"),
+    ({"rate": (200, 100)}, r"rate as \[min, max\]"),
     ({"peak": 0}, "peak in"),
     ({"accents": []}, "at least one accent"),
 ])

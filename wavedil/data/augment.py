@@ -29,7 +29,7 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import Tensor
 
-from wavedil.nn.checks import check_positive_int
+from wavedil.nn.checks import check_positive_int, check_range
 from wavedil.spec import serializable
 
 __all__ = ["Augment"]
@@ -37,14 +37,7 @@ __all__ = ["Augment"]
 
 def _range(name: str, value: tuple[float, float] | None, low: float | None = None
            ) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    lo, hi = (float(v) for v in value)
-    if lo > hi or (low is not None and lo <= low):
-        bound = f" and above {low}" if low is not None else ""
-        raise ValueError(f"Expected {name} as (min, max) with min <= max{bound}, "
-                         f"but found {tuple(value)}.")
-    return lo, hi
+    return None if value is None else check_range(name, value, low, low_open=True)
 
 
 @serializable

@@ -37,7 +37,7 @@ from torchaudio.transforms import Resample
 from tqdm.auto import tqdm
 
 from wavedil.data.sources import Clip
-from wavedil.nn.checks import check_positive_int
+from wavedil.nn.checks import check_positive_int, check_range
 from wavedil.spec import serializable
 
 __all__ = ["ACCENTS", "VARIANTS", "Espeak", "SyntheticVoices", "Voice"]
@@ -197,8 +197,8 @@ class SyntheticVoices:
         if not accents or not variants:
             raise ValueError("Expected at least one accent and one variant.")
         self.accents, self.variants = list(accents), list(variants)
-        self.pitch = _range("pitch", pitch, 0, 99)
-        self.rate = _range("rate", rate, 80, 450)
+        self.pitch = _int_range("pitch", pitch, 0, 99)
+        self.rate = _int_range("rate", rate, 80, 450)
         self.trim_db = trim_db
         if not 0 < peak <= 1:
             raise ValueError(f"Expected peak in (0, 1], got {peak}.")
@@ -248,7 +248,6 @@ class SyntheticVoices:
         return audio * (self.peak / top)
 
 
-def _range(name: str, value: Sequence[int], low: int, high: int) -> tuple[int, int]:
-    if len(value) != 2 or not low <= value[0] <= value[1] <= high:
-        raise ValueError(f"Expected {name} as [low, high] within [{low}, {high}], got {value}.")
-    return int(value[0]), int(value[1])
+def _int_range(name: str, value: Sequence[int], low: int, high: int) -> tuple[int, int]:
+    lo, hi = check_range(name, value, low, high)
+    return int(lo), int(hi)

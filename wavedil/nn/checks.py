@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-__all__ = ["check_choice", "check_dilations", "check_positive_int"]
+__all__ = ["check_choice", "check_dilations", "check_positive_int", "check_range"]
 
 
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -32,3 +32,30 @@ def check_dilations(dilations: Sequence[int]) -> tuple[int, ...]:
     for i, d in enumerate(dilations):
         check_positive_int(f"dilations[{i}]", d)
     return dilations
+
+
+def check_range(name: str, value: Any, low: float | None = None, high: float | None = None,
+                *, low_open: bool = False) -> tuple[float, float]:
+    """Return ``value`` as a ``(min, max)`` pair of floats, else raise ``ValueError``.
+
+    It must hold two numbers with min <= max, min >= ``low`` (> with ``low_open``)
+    and max <= ``high``; ``None`` leaves that side unbounded.
+    """
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        lo, hi = float("nan"), float("nan")
+    above = low is None or (lo > low if low_open else lo >= low)
+    below = high is None or hi <= high
+    if not (lo <= hi and above and below):  # NaN fails every comparison
+        bounds = ""
+        if low is not None and high is not None and not low_open:
+            bounds = f" within [{low:g}, {high:g}]"
+        else:
+            if low is not None:
+                bounds += f", min {'above' if low_open else 'at least'} {low:g}"
+            if high is not None:
+                bounds += f", max at most {high:g}"
+        raise ValueError(f"Expected {name} as [min, max] with min <= max{bounds}, "
+                         f"but found {value!r}.")
+    return lo, hi
