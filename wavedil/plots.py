@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.mlab
 import matplotlib.ticker
 
 matplotlib.use("Agg")
@@ -20,7 +21,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
-__all__ = ["plot_confusion_matrix", "plot_curves", "plot_layer_fields", "plot_waveform"]
+__all__ = ["plot_confusion_matrix", "plot_curves", "plot_layer_fields", "plot_spectrogram_grid",
+           "plot_waveform"]
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
@@ -47,6 +49,45 @@ def plot_waveform(audio: Tensor, sample_rate: int, path: str | os.PathLike,
     bottom.set_xlabel("seconds")
     return _save(fig, path)
 
+
+def plot_spectrogram_grid(clips: Sequence[Sequence[Tensor]], sample_rate: int,
+                          path: str | os.PathLike, rows: Sequence[str] = (),
+                          columns: Sequence[str] = (), title: str = "",
+                          floor_db: float = 80.0) -> Path:
+    """Spectrograms of ``clips[row][column]`` (each ``(T,)``) in a grid, labelled by
+    ``rows`` and ``columns``: the same words side by side in several voices, say.
+
+    Every panel shares the time axis and one colour scale: dB below the loudest
+    time-frequency bin of its clip, down to ``floor_db`` (digital silence shows as
+    the floor instead of upsetting the scale)."""
+    n_rows, n_cols = len(clips), max(len(r) for r in clips)
+    longest = max(len(c) for r in clips for c in r) / sample_rate
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols + 1.5, 1.1 * n_rows + 0.7),
+                             sharex=True, sharey=True, squeeze=False)
+    shown = None
+    for i, row in enumerate(clips):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            if j < len(row) and len(row[j]) > 1:
+                x = row[j].detach().cpu().double().numpy()
+                nfft = min(256, max(16, len(x) // 4))
+                power, _, _ = matplotlib.mlab.specgram(
+                    x, NFFT=nfft, Fs=sample_rate, noverlap=nfft * 3 // 4)
+                db = 10 * np.log10(np.maximum(power / max(power.max(), 1e-30), 1e-30))
+                shown = ax.imshow(np.maximum(db, -floor_db), origin="lower", aspect="auto",
+                                  cmap="magma", vmin=-floor_db, vmax=0,
+                                  extent=(0, len(x) / sample_rate, 0, sample_rate / 2))
+            ax.set_xlim(0, longest)
+            ax.tick_params(labelsize=6)
+            if i == 0 and j < len(columns):
+                ax.set_title(columns[j], fontsize=8)
+            if j == 0 and i < len(rows):
+                ax.set_ylabel(rows[i], fontsize=6, rotation=0, ha="right", va="center")
+    fig.supxlabel("seconds", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    if shown is not None:
+        fig.colorbar(shown, ax=axes, label="dB below the clip's peak", pad=0.01, shrink=0.8)
+    return _save(fig, path)
 
 def plot_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike) -> Path | None:
     """Plot every ``train/*`` and ``val/*`` column of a Lightning CSVLogger file against

@@ -179,6 +179,22 @@ def test_evaluate_with_test_time_speeds(trained, fsdd_root, tmp_path):
                                                abs=1e-4)
 
 
+def test_evaluate_scores_the_synthetic_voices_that_wavedil_voices_writes(trained, tmp_path):
+    from wavedil.cli.voices import main as voices
+    from wavedil.data import tts
+
+    try:
+        tts.Espeak.get()
+    except ImportError as err:
+        pytest.skip(str(err))
+    assert voices(["--out", str(tmp_path / "voices"), "--voices", "2", "--plot-voices", "0"]) == 0
+    assert evaluate(["--checkpoint", str(trained), str(tmp_path / "voices"),
+                     "--out", str(tmp_path / "eval")]) == 0
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["files"] == 20 and list(report["per_speaker"]) == ["espeak"]
+    assert (np.array(report["confusion"]).sum(axis=1) == 2).all()  # each digit, each voice
+
+
 def test_evaluate_reports_unknown_labels(trained, tmp_path, capsys):
     write_wav(tmp_path / "set" / "cat" / "a.wav", np.zeros(800, dtype=np.float32) + 0.1)
     assert evaluate(["--checkpoint", str(trained), str(tmp_path / "set"), "--labels", "folder",

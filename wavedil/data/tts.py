@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
+import json
+import os
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +39,7 @@ from torch import Tensor
 from torchaudio.transforms import Resample
 from tqdm.auto import tqdm
 
+from wavedil.data.io import write_audio
 from wavedil.data.sources import Clip
 from wavedil.nn.checks import check_positive_int, check_range
 from wavedil.spec import serializable
@@ -223,6 +227,17 @@ class SyntheticVoices:
         if unknown:
             raise ValueError(f"data.tts.words names classes {unknown} that the data do not "
                              f"have; expected some of {list(class_names)}.")
+        return [Clip(audio, label=class_id[name], path=f"tts:{voice.name}:{self.words[name]}")
+                for _, voice, name, audio in self.speak(sample_rate)]
+
+    def speak(self, sample_rate: int) -> Iterator[tuple[int, Voice, str, Tensor]]:
+        """``(voice number, voice, class name, (T,) audio)`` for every word in every voice,
+        resampled to ``sample_rate``, trimmed and peak-normalised; voice by voice.
+
+        Raises:
+            ValueError: an accent or variant is not installed.
+        """
+        check_positive_int("sample_rate", sample_rate)
         engine = Espeak.get()
         installed = engine.variants()
         missing = sorted({v for v in self.variants if v.lower() not in installed})
@@ -230,13 +245,31 @@ class SyntheticVoices:
             raise ValueError(f"eSpeak NG at {engine.data_path} has no voice variants {missing}.")
         to_rate = (Resample(engine.sample_rate, sample_rate)
                    if engine.sample_rate != sample_rate else torch.nn.Identity())
-        out = []
-        for voice in tqdm(self.draw(), desc="synthetic voices", unit="voice", leave=False):
+        voices = tqdm(self.draw(), desc="synthetic voices", unit="voice", leave=False)
+        for number, voice in enumerate(voices):
             for name, text in self.words.items():
-                audio = to_rate(engine.speak(text, voice))
-                out.append(Clip(self._tidy(audio, voice, text), label=class_id[name],
-                                path=f"tts:{voice.name}:{text}"))
-        return out
+                yield number, voice, name, self._tidy(to_rate(engine.speak(text, voice)),
+                                                      voice, text)
+
+    def save(self, folder: str | os.PathLike, sample_rate: int) -> list[Path]:
+        """Write every clip as ``folder/<class>/<class>_espeak_<voice number>.wav``.
+
+        The names follow FSDD's ``{label}_{speaker}_{index}`` pattern and the folders
+        name the classes, so ``wavedil-evaluate`` reads the labels either way;
+        ``folder/voices.json`` lists each voice number's accent, variant, pitch and rate.
+        Returns the WAV paths.
+        """
+        folder = Path(folder)
+        paths, voices = [], {}
+        for number, voice, name, audio in self.speak(sample_rate):
+            voices[number] = voice
+            paths.append(write_audio(folder / name / f"{name}_espeak_{number}.wav", audio,
+                                     sample_rate))
+        listing = {"sample_rate": sample_rate, "words": self.words,
+                   "voices": [{"number": n, **dataclasses.asdict(v), "name": v.name}
+                              for n, v in voices.items()]}
+        (folder / "voices.json").write_text(json.dumps(listing, indent=1) + "\n")
+        return paths
 
     def _tidy(self, audio: Tensor, voice: Voice, text: str) -> Tensor:
         if self.trim_db is not None and audio.numel():

@@ -1,0 +1,94 @@
+"""``wavedil-voices``: write the synthetic voices to WAV files, to listen to them or
+to score a classifier on them.
+
+    wavedil-voices --out voices/                          # the ten digits in 10 voices
+    wavedil-voices --out voices/ --voices 400 --seed 0    # exactly what data/tts=digits trains on
+    wavedil-voices --out yes_no/ --words yes=yes no=no --sample-rate 16000
+    wavedil-evaluate --checkpoint fsdd.ckpt voices/       # how a model hears them
+
+Writes ``<out>/<class>/<class>_espeak_<voice>.wav`` (16-bit PCM; FSDD-style names
+inside one folder per class, so ``wavedil-evaluate`` reads the labels either way),
+``<out>/voices.json`` (each voice's accent, variant, pitch and rate) and
+``<out>/voices.png`` (spectrograms of every word in the first few voices). The
+voices are those of :class:`wavedil.data.SyntheticVoices` with the same settings:
+a pure function of ``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from wavedil.cli.arguments import positive_int
+from wavedil.data.io import load_audio
+from wavedil.data.tts import ACCENTS, SyntheticVoices
+from wavedil.plots import plot_spectrogram_grid
+
+__all__ = ["DIGIT_WORDS", "main"]
+
+#: The words of ``conf/data/tts/digits.yaml``: FSDD's class names and their words.
+DIGIT_WORDS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
+               "6": "six", "7": "seven", "8": "eight", "9": "nine"}
+
+
+def _word(text: str) -> tuple[str, str]:
+    name, sep, word = text.partition("=")
+    if not sep or not name.strip() or not word.strip():
+        raise argparse.ArgumentTypeError(f"expected CLASS=TEXT, such as 7=seven, but found "
+                                         f"{text!r}")
+    if name in {".", ".."} or "/" in name or "\\" in name:
+        raise argparse.ArgumentTypeError(f"expected a class name usable as a folder name, "
+                                         f"but found {name!r}")
+    return name, word
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wavedil-voices",
+        description="Write synthetic eSpeak NG voices saying each class's word as WAV files.")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write into")
+    parser.add_argument("--words", nargs="+", type=_word, metavar="CLASS=TEXT",
+                        help="class name and the text to speak (default: the ten digits, "
+                             "0=zero ... 9=nine)")
+    parser.add_argument("--voices", type=positive_int, default=10, help="how many voices")
+    parser.add_argument("--seed", type=int, default=0, help="which voices")
+    parser.add_argument("--sample-rate", type=positive_int, default=8000, help="Hz")
+    parser.add_argument("--accents", nargs="+", default=list(ACCENTS),
+                        help="eSpeak NG English accents to draw from")
+    parser.add_argument("--pitch", nargs=2, type=int, default=[20, 80], metavar=("LOW", "HIGH"),
+                        help="eSpeak pitch range, 0-99")
+    parser.add_argument("--rate", nargs=2, type=int, default=[120, 200],
+                        metavar=("LOW", "HIGH"), help="words per minute")
+    parser.add_argument("--plot-voices", type=int, default=4, metavar="N",
+                        help="voices shown in voices.png (0: no picture)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    words = dict(args.words) if args.words else DIGIT_WORDS
+    try:
+        voices = SyntheticVoices(words, voices=args.voices, seed=args.seed,
+                                 accents=args.accents, pitch=args.pitch, rate=args.rate)
+        paths = voices.save(args.out, args.sample_rate)
+    except (ValueError, ImportError, RuntimeError) as err:
+        print(f"wavedil-voices: error: {err}", file=sys.stderr)
+        return 2
+    shown = min(args.plot_voices, args.voices)
+    if shown > 0:
+        drawn = voices.draw()[:shown]
+        grid = [[load_audio(args.out / name / f"{name}_espeak_{n}.wav") for name in words]
+                for n in range(shown)]
+        rows = [f"voice {n}\n{v.accent}\n+{v.variant}\npitch {v.pitch}\nrate {v.rate}"
+                for n, v in enumerate(drawn)]
+        plot_spectrogram_grid(grid, args.sample_rate, args.out / "voices.png", rows=rows,
+                              columns=list(words.values()),
+                              title=f"synthetic voices (seed {args.seed})")
+    print(f"wrote {len(paths)} clips of {args.voices} voices to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
