@@ -119,6 +119,7 @@ def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path)
     ({"pitch": (50, 120)}, r"pitch as \[min, max\] with min <= max within \[0, 99\]"),
     ({"rate": (200, 100)}, r"rate as \[min, max\]"),
     ({"peak": 0}, "peak in"),
+    ({"noise_snr_db": (40, 10)}, r"noise_snr_db as \[min, max\]"),
     ({"accents": []}, "at least one accent"),
 ])
 def test_bad_settings_are_refused(kwargs, message):
@@ -142,3 +143,21 @@ def test_a_missing_synthesiser_says_how_to_install_one(monkeypatch):
     monkeypatch.setattr(tts_module.ctypes.util, "find_library", lambda name: None)
     with pytest.raises(ImportError, match=r"wavedil\[tts\]"):
         tts_module._find_espeak()
+
+
+def test_noise_sets_the_snr_and_is_a_function_of_seed_voice_and_word():
+    t = torch.arange(4000) / 8000
+    clean = 0.5 * torch.sin(2 * torch.pi * 300 * t) * torch.hann_window(4000)
+    clean[1000:1500] = 0.0  # digital silence, as in a synthesiser's stop closures
+    voices = SyntheticVoices({"6": "six", "9": "nine"}, seed=3, noise_snr_db=(20, 20))
+    noisy = voices._add_noise(clean, 0, "6")
+    assert noisy.abs().max() == pytest.approx(0.5)
+    assert (noisy[1000:1500] != 0).all()  # no exact silence left
+    scale = float(noisy @ clean / (clean @ clean))  # the peak renormalisation
+    residual = noisy - scale * clean
+    snr = 10 * torch.log10((scale * clean).pow(2).mean() / residual.pow(2).mean())
+    assert float(snr) == pytest.approx(20.0, abs=0.5)
+    assert torch.equal(noisy, voices._add_noise(clean, 0, "6"))
+    assert not torch.equal(noisy, voices._add_noise(clean, 1, "6"))
+    assert not torch.equal(noisy, voices._add_noise(clean, 0, "9"))
+    assert torch.equal(SyntheticVoices({"6": "six"}, seed=3)._add_noise(clean, 0, "6"), clean)

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="eSpeak pitch range, 0-99")
     parser.add_argument("--rate", nargs=2, type=int, default=[120, 200],
                         metavar=("LOW", "HIGH"), help="words per minute")
+    parser.add_argument("--noise-snr-db", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                        help="noise in every clip at a signal-to-noise ratio in this range")
     parser.add_argument("--plot-voices", type=int, default=4, metavar="N",
                         help="voices shown in voices.png (0: no picture)")
     return parser
@@ -71,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = dict(args.words) if args.words else DIGIT_WORDS
     try:
         voices = SyntheticVoices(words, voices=args.voices, seed=args.seed,
-                                 accents=args.accents, pitch=args.pitch, rate=args.rate)
+                                 accents=args.accents, pitch=args.pitch, rate=args.rate,
+                                 noise_snr_db=args.noise_snr_db)
         paths = voices.save(args.out, args.sample_rate)
     except (ValueError, ImportError, RuntimeError) as err:
         print(f"wavedil-voices: error: {err}", file=sys.stderr)

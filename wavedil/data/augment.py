@@ -29,6 +29,7 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import Tensor
 
+from wavedil.data.functional import add_noise, brown
 from wavedil.nn.checks import check_positive_int, check_range
 from wavedil.spec import serializable
 
@@ -117,13 +118,9 @@ class Augment:
             audio = self._gate(audio, uniform(*self.gate_db))
         if self.noise_snr_db is not None and chance():
             noise = torch.randn(audio.shape, generator=generator, dtype=audio.dtype)
-            if uniform() < 0.5:  # brown noise: most energy low, like hum and rumble
-                noise = torch.cumsum(noise, 0)
-                noise = noise - noise.mean()
-            signal_power = audio.pow(2).mean().clamp(min=1e-10)
-            noise_power = noise.pow(2).mean().clamp(min=1e-10)
-            snr = uniform(*self.noise_snr_db)
-            audio = audio + noise * torch.sqrt(signal_power / noise_power / 10 ** (snr / 10))
+            if uniform() < 0.5:
+                noise = brown(noise)
+            audio = add_noise(audio, noise, uniform(*self.noise_snr_db))
         if self.shift_seconds and chance():
             most = math.floor(self.shift_seconds * self.sample_rate)
             pad = int(torch.randint(0, most + 1, (), generator=generator))

@@ -13,6 +13,8 @@ import torchaudio.functional as AF
 from torch import Tensor
 
 __all__ = [
+    "add_noise",
+    "brown",
     "crop_or_pad",
     "pad_batch",
     "random_offset",
@@ -64,3 +66,17 @@ def pad_batch(clips: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
     for i, clip in enumerate(clips):
         batch[i, : clip.shape[-1]] = clip
     return batch, lengths
+
+
+def brown(noise: Tensor) -> Tensor:
+    """White ``(T,)`` noise -> brown (integrated: most energy low, like hum and
+    rumble), mean zero."""
+    noise = torch.cumsum(noise, 0)
+    return noise - noise.mean()
+
+
+def add_noise(audio: Tensor, noise: Tensor, snr_db: float) -> Tensor:
+    """``audio + noise``, the noise scaled to ``snr_db`` dB below the audio's mean power."""
+    signal_power = audio.pow(2).mean().clamp(min=1e-10)
+    noise_power = noise.pow(2).mean().clamp(min=1e-10)
+    return audio + noise * torch.sqrt(signal_power / noise_power / 10 ** (snr_db / 10))

@@ -39,6 +39,7 @@ from torch import Tensor
 from torchaudio.transforms import Resample
 from tqdm.auto import tqdm
 
+from wavedil.data.functional import add_noise, brown
 from wavedil.data.io import write_audio
 from wavedil.data.sources import Clip
 from wavedil.nn.checks import check_positive_int, check_range
@@ -176,6 +177,10 @@ class SyntheticVoices:
         trim_db: leading and trailing silence quieter than this below the peak is
             cut (recorded datasets such as FSDD are trimmed too); ``None`` keeps it.
         peak: peak amplitude of every clip.
+        noise_snr_db: ``[low, high]``: every clip gets white or brown noise at a
+            signal-to-noise ratio drawn from this range (a synthesiser's silences are
+            exact zeros, a microphone's never are); ``None`` leaves the clips clean.
+            Drawn per voice and word from ``seed``.
     """
 
     def __init__(
@@ -189,6 +194,7 @@ class SyntheticVoices:
         rate: Sequence[int] = (120, 200),
         trim_db: float | None = 40.0,
         peak: float = 0.5,
+        noise_snr_db: Sequence[float] | None = None,
     ) -> None:
         if not words:
             raise ValueError("Expected words: a mapping of class name to the text to speak.")
@@ -207,6 +213,8 @@ class SyntheticVoices:
         if not 0 < peak <= 1:
             raise ValueError(f"Expected peak in (0, 1], got {peak}.")
         self.peak = peak
+        self.noise_snr_db = (None if noise_snr_db is None
+                             else check_range("noise_snr_db", noise_snr_db))
 
     def draw(self) -> list[Voice]:
         """The voices, a pure function of ``seed``."""
@@ -248,8 +256,8 @@ class SyntheticVoices:
         voices = tqdm(self.draw(), desc="synthetic voices", unit="voice", leave=False)
         for number, voice in enumerate(voices):
             for name, text in self.words.items():
-                yield number, voice, name, self._tidy(to_rate(engine.speak(text, voice)),
-                                                      voice, text)
+                audio = self._tidy(to_rate(engine.speak(text, voice)), voice, text)
+                yield number, voice, name, self._add_noise(audio, number, name)
 
     def save(self, folder: str | os.PathLike, sample_rate: int) -> list[Path]:
         """Write every clip as ``folder/<class>/<class>_espeak_<voice number>.wav``.
@@ -280,6 +288,16 @@ class SyntheticVoices:
             raise RuntimeError(f"eSpeak NG returned silence for {text!r} in voice {voice}.")
         return audio * (self.peak / top)
 
+    def _add_noise(self, audio: Tensor, number: int, name: str) -> Tensor:
+        if self.noise_snr_db is None:
+            return audio
+        rng = random.Random(f"{self.seed}/{number}/{name}")  # this voice's word
+        noise = torch.randn(audio.shape, dtype=audio.dtype,
+                            generator=torch.Generator().manual_seed(rng.getrandbits(63)))
+        if rng.random() < 0.5:
+            noise = brown(noise)
+        noisy = add_noise(audio, noise, rng.uniform(*self.noise_snr_db))
+        return noisy * (self.peak / float(noisy.abs().max()))
 
 def _int_range(name: str, value: Sequence[int], low: int, high: int) -> tuple[int, int]:
     lo, hi = check_range(name, value, low, high)
