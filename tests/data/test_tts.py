@@ -161,3 +161,17 @@ def test_noise_sets_the_snr_and_is_a_function_of_seed_voice_and_word():
     assert not torch.equal(noisy, voices._add_noise(clean, 1, "6"))
     assert not torch.equal(noisy, voices._add_noise(clean, 0, "9"))
     assert torch.equal(SyntheticVoices({"6": "six"}, seed=3)._add_noise(clean, 0, "6"), clean)
+
+
+def test_clips_are_synthesised_once_per_process_and_settings():
+    """Each leave-one-speaker-out fold asks again; all must train on the same clips."""
+    _espeak()
+    make = lambda seed: SyntheticVoices({"6": "six", "9": "nine"}, voices=2,  # noqa: E731
+                                        seed=seed).clips(["6", "9"], 8000)
+    first, again, other = make(11), make(11), make(12)
+    assert all(torch.equal(a.audio, b.audio) for a, b in zip(first, again))
+    assert [c.path for c in first] == [c.path for c in again]
+    assert not torch.equal(first[0].audio, other[0].audio)
+    relabelled = SyntheticVoices({"6": "six", "9": "nine"}, voices=2, seed=11).clips(
+        ["9", "6"], 8000)
+    assert [c.label for c in relabelled] == [1 - c.label for c in first]

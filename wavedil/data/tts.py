@@ -13,8 +13,9 @@ eSpeak NG comes from the ``espeakng-loader`` wheel (``pip install
 from a system ``libespeak-ng``. The voices are a pure function of ``seed``.
 eSpeak NG carries some state from one utterance to the next (a word spoken
 twice in one process can differ by a few samples), but a fresh process that
-draws the same voices with the same engine gets the same clips, so a training
-run is reproducible.
+draws the same voices with the same engine gets the same clips; and
+:meth:`SyntheticVoices.clips` synthesises once per process and settings, so a
+training run, every fold of a leave-one-speaker-out run included, is reproducible.
 
 Shape legend: T samples.
 """
@@ -43,7 +44,7 @@ from wavedil.data.functional import add_noise, brown
 from wavedil.data.io import write_audio
 from wavedil.data.sources import Clip
 from wavedil.nn.checks import check_positive_int, check_range
-from wavedil.spec import serializable
+from wavedil.spec import serializable, to_spec
 
 __all__ = ["ACCENTS", "VARIANTS", "Espeak", "SyntheticVoices", "Voice"]
 
@@ -162,6 +163,10 @@ def _find_espeak() -> tuple[ctypes.CDLL, bytes | None]:
             espeakng_loader.get_data_path().encode())
 
 
+#: (settings, sample rate) -> what :meth:`SyntheticVoices.clips` synthesised.
+_SPOKEN: dict[tuple[str, int], list[tuple[Voice, str, Tensor]]] = {}
+
+
 @serializable
 class SyntheticVoices:
     """Each class's word spoken in ``voices`` synthetic voices.
@@ -226,6 +231,10 @@ class SyntheticVoices:
     def clips(self, class_names: Sequence[str], sample_rate: int) -> list[Clip]:
         """Every word in every voice at ``sample_rate``, labelled by ``class_names`` index.
 
+        The clips are synthesised once per process and settings and kept: every
+        fold of a leave-one-speaker-out run trains on the clips that a fresh
+        process makes (eSpeak NG would speak them slightly differently again).
+
         Raises:
             ValueError: a word's class is not among ``class_names``, or an accent or
                 variant is not installed.
@@ -235,8 +244,12 @@ class SyntheticVoices:
         if unknown:
             raise ValueError(f"data.tts.words names classes {unknown} that the data do not "
                              f"have; expected some of {list(class_names)}.")
+        key = (json.dumps(to_spec(self), sort_keys=True), sample_rate)
+        if key not in _SPOKEN:  # eSpeak NG differs slightly when it speaks a word again
+            _SPOKEN[key] = [(voice, name, audio)
+                            for _, voice, name, audio in self.speak(sample_rate)]
         return [Clip(audio, label=class_id[name], path=f"tts:{voice.name}:{self.words[name]}")
-                for _, voice, name, audio in self.speak(sample_rate)]
+                for voice, name, audio in _SPOKEN[key]]
 
     def speak(self, sample_rate: int) -> Iterator[tuple[int, Voice, str, Tensor]]:
         """``(voice number, voice, class name, (T,) audio)`` for every word in every voice,
