@@ -13,7 +13,8 @@ eSpeak NG comes from the ``espeakng-loader`` wheel (``pip install
 from a system ``libespeak-ng``. The voices are a pure function of ``seed``.
 eSpeak NG carries some state from one utterance to the next (a word spoken
 twice in one process can differ by a few samples), but a fresh process that
-draws the same voices with the same engine gets the same clips; and
+draws the same voices with the same engine gets the same clips (the noise of
+its breathy voices is seeded before every utterance); and
 :meth:`SyntheticVoices.clips` synthesises once per process and settings, so a
 training run, every fold of a leave-one-speaker-out run included, is reproducible.
 
@@ -109,6 +110,8 @@ class Espeak:
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # kept alive as long as the library
         lib.espeak_SetSynthCallback(self._callback)
+        # eSpeak NG seeds its noise generator from the clock; older libraries lack the setter.
+        self._set_seed = getattr(lib, "espeak_ng_SetRandSeed", None)
 
     @classmethod
     def get(cls) -> Espeak:
@@ -131,6 +134,8 @@ class Espeak:
         """``text`` in ``voice``: ``(T,)`` float32 at :attr:`sample_rate`."""
         with self._lock:
             lib = self._lib
+            if self._set_seed is not None:  # breathy voices draw noise from it
+                self._set_seed(0)
             if lib.espeak_SetVoiceByName(f"{voice.accent}+{voice.variant}".encode()) != 0:
                 raise ValueError(f"eSpeak NG has no voice {voice.accent!r}; expected a "
                                  f"language it knows, such as the English {list(ACCENTS)}.")
