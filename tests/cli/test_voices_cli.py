@@ -62,6 +62,7 @@ def test_bad_words_are_refused_before_anything_is_written(words, tmp_path, capsy
 @pytest.mark.parametrize(("args", "message"), [
     (["--accents", "xx-nowhere"], "no voice 'xx-nowhere'"),
     (["--pitch", "50", "120"], r"pitch as \[min, max\]"),
+    (["--formant-jitter", "0.1"], "formant_jitter needs formant_scale"),
 ])
 def test_bad_settings_are_errors_not_tracebacks(espeak, args, message, tmp_path, capsys):
     assert main(["--out", str(tmp_path / "o"), "--voices", "1", *args]) == 2
@@ -69,3 +70,15 @@ def test_bad_settings_are_errors_not_tracebacks(espeak, args, message, tmp_path,
     assert "wavedil-voices: error:" in err
     assert re.search(message, err), err
     assert not list(tmp_path.rglob("*.wav"))
+
+
+def test_voices_with_their_own_formants_are_listed_with_their_factors(espeak, tmp_path):
+    out = tmp_path / "voices"
+    assert main(["--out", str(out), "--voices", "2", "--words", "9=nine", "--plot-voices", "1",
+                 "--formant-scale", "0.9", "1.2", "--formant-jitter", "0.05"]) == 0
+    listing = json.loads((out / "voices.json").read_text())
+    drawn = SyntheticVoices({"9": "nine"}, voices=2, formant_scale=(0.9, 1.2),
+                            formant_jitter=0.05).draw()
+    assert [tuple(v["formants"]) for v in listing["voices"]] == [v.formants for v in drawn]
+    assert all(len(v["formants"]) == tts_module.N_FORMANTS for v in listing["voices"])
+    assert (out / "voices.png").exists() and len(list(out.rglob("*.wav"))) == 2

@@ -1,6 +1,8 @@
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -128,6 +130,9 @@ def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path)
     ({"peak": 0}, "peak in"),
     ({"noise_snr_db": (40, 10)}, r"noise_snr_db as \[min, max\]"),
     ({"accents": []}, "at least one accent"),
+    ({"formant_scale": (0.3, 1.0)}, r"formant_scale as \[min, max\] with min <= max within"),
+    ({"formant_scale": (1, 1), "formant_jitter": 0.6}, r"formant_jitter in \[0, 0.5\)"),
+    ({"formant_jitter": 0.1}, "formant_jitter needs formant_scale"),
 ])
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -182,3 +187,77 @@ def test_clips_are_synthesised_once_per_process_and_settings():
     relabelled = SyntheticVoices({"6": "six", "9": "nine"}, voices=2, seed=11).clips(
         ["9", "6"], 8000)
     assert [c.label for c in relabelled] == [1 - c.label for c in first]
+
+
+def test_formant_factors_are_drawn_per_voice_within_the_ranges():
+    words = {"6": "six"}
+    assert all(v.formants == () for v in SyntheticVoices(words, voices=5).draw())
+    uniform = SyntheticVoices(words, voices=40, seed=5, formant_scale=(0.9, 1.2)).draw()
+    for voice in uniform:
+        assert len(voice.formants) == tts_module.N_FORMANTS and voice.formants[0] == 1.0
+        assert len(set(voice.formants[1:])) == 1 and 0.9 <= voice.formants[1] <= 1.2
+    assert len({v.formants for v in uniform}) == 40
+    jittered = SyntheticVoices(words, voices=40, seed=5, formant_scale=(0.9, 1.2),
+                               formant_jitter=0.05).draw()
+    for voice in jittered:
+        scale = voice.formants[4]
+        assert voice.formants[4:] == (scale,) * 5
+        assert all(abs(f / scale - 1) <= 0.05 + 1e-9 for f in voice.formants[1:4])
+        assert len(set(voice.formants[1:4])) == 3
+    assert "/f" in jittered[0].name and "/f" not in SyntheticVoices(words).draw()[0].name
+
+
+def test_a_variants_formant_lines_are_scaled_and_the_rest_kept():
+    variant = ("language variant\nname male3\npitch 80 122\n"
+               "formant 1  96  97 100\nformant 3 110 70 150 20\nbreath 0 2\n")
+    factors = (1.0, 1.25, 0.8, 1.1, 1.0, 1.0, 1.0, 1.0, 1.5)
+    text = tts_module._scale_formants(variant, factors, "slot")
+    lines = text.splitlines()
+    assert lines[0] == "name slot" and "name male3" not in lines
+    assert {"language variant", "pitch 80 122", "breath 0 2"} <= set(lines)
+    assert "formant 1 120 97 100" in lines        # 96% x 1.25
+    assert "formant 2 80 100 100" in lines        # a default formant (100%) x 0.8
+    assert "formant 3 121 70 150 20" in lines     # 110% x 1.1, the rest as it was
+    assert "formant 8 150 100 100" in lines
+    assert sum(line.startswith("formant") for line in lines) == tts_module.N_FORMANTS
+
+
+def _centroid(audio, sample_rate, top=4000):
+    power = torch.fft.rfft(audio).abs() ** 2
+    freqs = torch.fft.rfftfreq(audio.numel(), 1 / sample_rate)
+    keep = freqs < top
+    return float((power[keep] * freqs[keep]).sum() / power[keep].sum())
+
+
+def test_scaled_formants_move_the_spectrum_of_the_voice():
+    """A shorter vocal tract (factors > 1) raises every resonance: the spectral
+    centroid of a vowel-heavy word rises with the factor, pitch and rate unchanged."""
+    engine = _espeak()
+    if engine.data_path is None or engine._overlay is None:
+        pytest.skip("this eSpeak NG does not report its voice data folder")
+    voice = lambda f: tts_module.Voice("en-us", "m3", 50, 150,  # noqa: E731
+                                       (1.0,) + (f,) * 8 if f else ())
+    centroids = {f: _centroid(engine.speak("nine", voice(f)), engine.sample_rate)
+                 for f in (0.85, 1.0, 1.2)}
+    plain = _centroid(engine.speak("nine", voice(None)), engine.sample_rate)
+    assert centroids[0.85] < 0.95 * centroids[1.0] and centroids[1.2] > 1.08 * centroids[1.0]
+    assert plain == pytest.approx(centroids[1.0], rel=0.03)  # factor 1: the variant itself
+    lengths = [engine.speak("nine", voice(f)).numel() for f in (0.85, 1.2)]
+    assert abs(lengths[0] - lengths[1]) < 0.05 * lengths[0]  # the rate is the voice's
+
+
+_OVERLAY = """
+from wavedil.data.tts import Espeak
+print(Espeak.get()._overlay)
+"""
+
+
+def test_the_private_voice_folder_is_removed_at_exit():
+    engine = _espeak()
+    if engine.data_path is None:
+        pytest.skip("this eSpeak NG does not report its voice data folder")
+    done = subprocess.run([sys.executable, "-c", _OVERLAY], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = done.stdout.strip()
+    assert folder.startswith(tempfile.gettempdir()) and not Path(folder).exists()

@@ -8,8 +8,9 @@ to score a classifier on them.
 
 Writes ``<out>/<class>/<class>_espeak_<voice>.wav`` (16-bit PCM; FSDD-style names
 inside one folder per class, so ``wavedil-evaluate`` reads the labels either way),
-``<out>/voices.json`` (each voice's accent, variant, pitch and rate) and
-``<out>/voices.png`` (spectrograms of every word in the first few voices). The
+``<out>/voices.json`` (each voice's accent, variant, pitch, rate and formant
+factors) and ``<out>/voices.png`` (spectrograms of every word in the first few
+voices). The
 voices are those of :class:`wavedil.data.SyntheticVoices` with the same settings:
 a pure function of ``--seed``.
 """
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar=("LOW", "HIGH"), help="words per minute")
     parser.add_argument("--noise-snr-db", nargs=2, type=float, metavar=("LOW", "HIGH"),
                         help="noise in every clip at a signal-to-noise ratio in this range")
+    parser.add_argument("--formant-scale", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                        help="every voice's formant frequencies times a factor drawn from "
+                             "this range (> 1: a shorter vocal tract)")
+    parser.add_argument("--formant-jitter", type=float, default=0.0,
+                        help="with --formant-scale: formants 1-3 each times a further "
+                             "factor within 1 +- this")
     parser.add_argument("--plot-voices", type=int, default=4, metavar="N",
                         help="voices shown in voices.png (0: no picture)")
     return parser
@@ -74,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         voices = SyntheticVoices(words, voices=args.voices, seed=args.seed,
                                  accents=args.accents, pitch=args.pitch, rate=args.rate,
-                                 noise_snr_db=args.noise_snr_db)
+                                 noise_snr_db=args.noise_snr_db,
+                                 formant_scale=args.formant_scale,
+                                 formant_jitter=args.formant_jitter)
         paths = voices.save(args.out, args.sample_rate)
     except (ValueError, ImportError, RuntimeError) as err:
         print(f"wavedil-voices: error: {err}", file=sys.stderr)
@@ -85,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         grid = [[load_audio(args.out / name / f"{name}_espeak_{n}.wav") for name in words]
                 for n in range(shown)]
         rows = [f"voice {n}\n{v.accent}\n+{v.variant}\npitch {v.pitch}\nrate {v.rate}"
+                + (f"\nformants x{v.formants[4]:.2f}" if v.formants else "")
                 for n, v in enumerate(drawn)]
         plot_spectrogram_grid(grid, args.sample_rate, args.out / "voices.png", rows=rows,
                               columns=list(words.values()),

@@ -4,7 +4,9 @@ A speaker-independent classifier trained on a handful of speakers meets a new
 voice whose vowels none of them span. Speech synthesisers offer many more
 voices for free: :class:`SyntheticVoices` speaks each class's word in ``voices``
 eSpeak NG voices (an English accent, a voice variant, a pitch and a speaking
-rate drawn per voice) and hands the clips to
+rate drawn per voice; optionally the variant's formant frequencies scaled, which
+eSpeak NG only reads from voice files, so :class:`Espeak` starts on a private,
+linked copy of its voice data with one writable variant) and hands the clips to
 :class:`~wavedil.data.ClassificationDataModule` as extra *training* clips only:
 validation and test keep the real speakers.
 
@@ -23,12 +25,16 @@ Shape legend: T samples.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import dataclasses
 import json
 import os
 import random
+import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +53,7 @@ from wavedil.data.sources import Clip
 from wavedil.nn.checks import check_positive_int, check_range
 from wavedil.spec import serializable, to_spec
 
-__all__ = ["ACCENTS", "VARIANTS", "Espeak", "SyntheticVoices", "Voice"]
+__all__ = ["ACCENTS", "N_FORMANTS", "VARIANTS", "Espeak", "SyntheticVoices", "Voice"]
 
 #: eSpeak NG's English accents (language names).
 ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
@@ -74,18 +80,31 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
                              ctypes.c_void_p)
 
 
+#: The formants eSpeak NG's voice files describe (0 is a low glottal resonance).
+N_FORMANTS = 9
+
+
 @dataclass(frozen=True)
 class Voice:
-    """One synthetic speaker: ``accent+variant`` at a pitch (0-99) and a rate (words/min)."""
+    """One synthetic speaker: ``accent+variant`` at a pitch (0-99) and a rate (words/min).
+
+    ``formants``, if given, scales the variant's formant frequencies: one factor per
+    eSpeak formant 0-8 (1 keeps it), i.e. a longer or shorter vocal tract and a
+    different vowel space than any installed variant has.
+    """
 
     accent: str
     variant: str
     pitch: int
     rate: int
+    formants: tuple[float, ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{self.accent}+{self.variant}/p{self.pitch}/r{self.rate}"
+        name = f"{self.accent}+{self.variant}/p{self.pitch}/r{self.rate}"
+        if self.formants:
+            name += "/f" + ",".join(f"{f:.3f}" for f in self.formants[1:4])
+        return name
 
 
 class Espeak:
@@ -97,21 +116,36 @@ class Espeak:
     _instance: Espeak | None = None
     _lock = threading.Lock()
 
+    #: the variant file that voices with their own formants are written to
+    SLOT = "wavedil-formants"
+
     def __init__(self) -> None:
         lib, data = _find_espeak()
         self._lib = lib
-        self.sample_rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, data, 0)
-        if self.sample_rate <= 0:
-            raise RuntimeError(f"eSpeak NG could not start (voice data {data!r}).")
         lib.espeak_Info.restype = ctypes.c_char_p
-        path = ctypes.c_char_p()
-        lib.espeak_Info(ctypes.byref(path))
-        self.data_path = Path(path.value.decode()) if path.value else None
+        if data is None and hasattr(lib, "espeak_ng_InitializePath"):
+            lib.espeak_ng_InitializePath(None)  # the system's voice data: where is it?
+            data = self._info_path()
+        #: the library's own voice data (the variants are read from here)
+        self.data_path = Path(data.decode()) if data else None
+        self._overlay = _overlay(self.data_path) if self.data_path else None
+        start = str(self._overlay).encode() if self._overlay else data
+        self.sample_rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, start, 0)
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"eSpeak NG could not start (voice data {start!r}).")
+        if self.data_path is None:
+            info = self._info_path()
+            self.data_path = Path(info.decode()) if info else None
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # kept alive as long as the library
         lib.espeak_SetSynthCallback(self._callback)
         # eSpeak NG seeds its noise generator from the clock; older libraries lack the setter.
         self._set_seed = getattr(lib, "espeak_ng_SetRandSeed", None)
+
+    def _info_path(self) -> bytes | None:
+        path = ctypes.c_char_p()
+        self._lib.espeak_Info(ctypes.byref(path))
+        return path.value
 
     @classmethod
     def get(cls) -> Espeak:
@@ -136,7 +170,8 @@ class Espeak:
             lib = self._lib
             if self._set_seed is not None:  # breathy voices draw noise from it
                 self._set_seed(0)
-            if lib.espeak_SetVoiceByName(f"{voice.accent}+{voice.variant}".encode()) != 0:
+            variant = self._write_formants(voice) if voice.formants else voice.variant
+            if lib.espeak_SetVoiceByName(f"{voice.accent}+{variant}".encode()) != 0:
                 raise ValueError(f"eSpeak NG has no voice {voice.accent!r}; expected a "
                                  f"language it knows, such as the English {list(ACCENTS)}.")
             lib.espeak_SetParameter(_RATE, voice.rate, 0)
@@ -149,6 +184,60 @@ class Espeak:
         if not chunks:
             return torch.zeros(0)
         return torch.from_numpy(np.concatenate(chunks).astype(np.float32) / 32768.0)
+
+    def _write_formants(self, voice: Voice) -> str:
+        """Write ``voice``'s variant with its formants scaled to the slot; its name."""
+        if self._overlay is None or self.data_path is None:
+            raise RuntimeError("Voices with their own formants need eSpeak NG's voice data "
+                               "folder, which this library did not report; install "
+                               "'wavedil[tts]' (espeakng-loader) or leave formants unset.")
+        if len(voice.formants) != N_FORMANTS:
+            raise ValueError(f"Expected {N_FORMANTS} formant factors, got {voice.formants}.")
+        source = self.data_path / "voices" / "!v" / voice.variant
+        if not source.is_file():
+            raise ValueError(f"eSpeak NG at {self.data_path} has no voice variant "
+                             f"{voice.variant!r}.")
+        text = _scale_formants(source.read_text(errors="replace"), voice.formants, self.SLOT)
+        (self._overlay / "voices" / "!v" / self.SLOT).write_text(text)
+        return self.SLOT  # eSpeak NG reads a variant's file each time it is selected
+
+
+def _scale_formants(variant: str, factors: Sequence[float], name: str) -> str:
+    """eSpeak NG variant text with formant ``k``'s frequency times ``factors[k]``.
+
+    A formant the variant leaves out is the default (100% frequency, height, width).
+    """
+    formants = {k: ["100", "100", "100"] for k in range(N_FORMANTS)}
+    lines = [f"name {name}"]
+    for line in variant.splitlines():
+        found = re.match(r"\s*formant\s+(\d+)\s+(.*)", line)
+        if found and int(found.group(1)) < N_FORMANTS:
+            formants[int(found.group(1))] = found.group(2).split()
+        elif not re.match(r"\s*name\s", line):
+            lines.append(line)
+    for k, (frequency, *rest) in formants.items():
+        scaled = max(1, round(float(frequency) * factors[k]))
+        lines.append(" ".join(["formant", str(k), str(scaled), *rest]))
+    return "\n".join(lines) + "\n"
+
+
+def _overlay(data: Path) -> Path | None:
+    """A private copy of eSpeak NG's voice data folder, made of links, with a writable
+    variants folder (``voices/!v``) for voices with their own formants; removed at exit.
+    ``None`` where links cannot be made."""
+    root = Path(tempfile.mkdtemp(prefix="wavedil-espeak-"))
+    try:
+        for source, target in ((data, root), (data / "voices", root / "voices"),
+                               (data / "voices" / "!v", root / "voices" / "!v")):
+            target.mkdir(exist_ok=True)
+            for entry in source.iterdir():
+                if not (target / entry.name).exists() and entry.name not in ("voices", "!v"):
+                    os.symlink(entry, target / entry.name)
+    except OSError:
+        shutil.rmtree(root, ignore_errors=True)
+        return None
+    atexit.register(shutil.rmtree, root, True)
+    return root
 
 
 def _find_espeak() -> tuple[ctypes.CDLL, bytes | None]:
@@ -191,6 +280,12 @@ class SyntheticVoices:
             signal-to-noise ratio drawn from this range (a synthesiser's silences are
             exact zeros, a microphone's never are); ``None`` leaves the clips clean.
             Drawn per voice and word from ``seed``.
+        formant_scale: ``[low, high]``: each voice's formant frequencies (1-8) are
+            its variant's times one factor drawn from this range, as a shorter (> 1)
+            or longer (< 1) vocal tract would have them; ``None`` keeps the variants'.
+        formant_jitter: with ``formant_scale``, each of formants 1-3 is further
+            scaled by its own factor within ``1 +- formant_jitter``: vowel spaces
+            no uniform scaling reaches.
     """
 
     def __init__(
@@ -205,6 +300,8 @@ class SyntheticVoices:
         trim_db: float | None = 40.0,
         peak: float = 0.5,
         noise_snr_db: Sequence[float] | None = None,
+        formant_scale: Sequence[float] | None = None,
+        formant_jitter: float = 0.0,
     ) -> None:
         if not words:
             raise ValueError("Expected words: a mapping of class name to the text to speak.")
@@ -225,13 +322,27 @@ class SyntheticVoices:
         self.peak = peak
         self.noise_snr_db = (None if noise_snr_db is None
                              else check_range("noise_snr_db", noise_snr_db))
+        self.formant_scale = (None if formant_scale is None
+                              else check_range("formant_scale", formant_scale, 0.5, 2.0))
+        if not 0 <= formant_jitter < 0.5:
+            raise ValueError(f"Expected formant_jitter in [0, 0.5), got {formant_jitter}.")
+        if formant_jitter and self.formant_scale is None:
+            raise ValueError("formant_jitter needs formant_scale (e.g. [1, 1]).")
+        self.formant_jitter = formant_jitter
 
     def draw(self) -> list[Voice]:
         """The voices, a pure function of ``seed``."""
         rng = random.Random(self.seed)
         return [Voice(rng.choice(self.accents), rng.choice(self.variants),
-                      rng.randint(*self.pitch), rng.randint(*self.rate))
+                      rng.randint(*self.pitch), rng.randint(*self.rate), self._formants(rng))
                 for _ in range(self.voices)]
+
+    def _formants(self, rng: random.Random) -> tuple[float, ...]:
+        if self.formant_scale is None:
+            return ()  # draws nothing: the voices of a seed stay those without formants
+        scale, jitter = rng.uniform(*self.formant_scale), self.formant_jitter
+        return (1.0, *(scale * (rng.uniform(1 - jitter, 1 + jitter) if k <= 3 else 1.0)
+                       for k in range(1, N_FORMANTS)))
 
     def clips(self, class_names: Sequence[str], sample_rate: int) -> list[Clip]:
         """Every word in every voice at ``sample_rate``, labelled by ``class_names`` index.
