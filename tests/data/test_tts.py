@@ -133,6 +133,7 @@ def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path)
     ({"formant_scale": (0.3, 1.0)}, r"formant_scale as \[min, max\] with min <= max within"),
     ({"formant_scale": (1, 1), "formant_jitter": 0.6}, r"formant_jitter in \[0, 0.5\)"),
     ({"formant_jitter": 0.1}, "formant_jitter needs formant_scale"),
+    ({"word_formant_jitter": -0.1}, r"word_formant_jitter in \[0, 0.5\)"),
 ])
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -207,6 +208,28 @@ def test_formant_factors_are_drawn_per_voice_within_the_ranges():
     assert "/f" in jittered[0].name and "/f" not in SyntheticVoices(words).draw()[0].name
 
 
+def test_each_word_jitters_its_voices_formants_of_its_own():
+    words = {"6": "six", "9": "nine"}
+    plain = SyntheticVoices(words, voices=3, seed=2)
+    voice = plain.draw()[0]
+    assert plain._word_formants(voice, 0, "6") is voice  # no jitter: the voice as drawn
+    scaled = SyntheticVoices(words, voices=3, seed=2, formant_scale=(1.1, 1.1),
+                             word_formant_jitter=0.2)
+    voice = scaled.draw()[1]
+    said = {name: scaled._word_formants(voice, 1, name) for name in words}
+    for spoken in said.values():
+        assert (spoken.accent, spoken.variant, spoken.pitch) == (
+            voice.accent, voice.variant, voice.pitch)
+        assert spoken.formants[4:] == voice.formants[4:] and spoken.formants[0] == 1.0
+        assert all(0.8 * 1.1 - 1e-9 <= f <= 1.2 * 1.1 + 1e-9 for f in spoken.formants[1:4])
+    assert said["6"].formants != said["9"].formants  # each word its own
+    assert said["6"] == scaled._word_formants(voice, 1, "6")  # a function of seed, voice, word
+    assert said["6"] != scaled._word_formants(voice, 2, "6")
+    alone = SyntheticVoices(words, voices=1, word_formant_jitter=0.1)  # without formant_scale
+    spoken = alone._word_formants(alone.draw()[0], 0, "6")
+    assert len(spoken.formants) == tts_module.N_FORMANTS and spoken.formants[4:] == (1.0,) * 5
+
+
 def test_a_variants_formant_lines_are_scaled_and_the_rest_kept():
     variant = ("language variant\nname male3\npitch 80 122\n"
                "formant 1  96  97 100\nformant 3 110 70 150 20\nbreath 0 2\n")
@@ -261,3 +284,14 @@ def test_the_private_voice_folder_is_removed_at_exit():
     assert done.returncode == 0, done.stderr[-2000:]
     folder = done.stdout.strip()
     assert folder.startswith(tempfile.gettempdir()) and not Path(folder).exists()
+
+
+def test_word_formant_jitter_reaches_the_synthesiser():
+    engine = _espeak()
+    if engine._overlay is None:
+        pytest.skip("this eSpeak NG does not report its voice data folder")
+    make = lambda jitter: SyntheticVoices(  # noqa: E731
+        {"9": "nine"}, voices=1, seed=4, formant_scale=(1.0, 1.0),
+        word_formant_jitter=jitter).clips(["9"], 8000)[0].audio
+    still, jittered = make(0.0), make(0.3)
+    assert _centroid(jittered, 8000) != pytest.approx(_centroid(still, 8000), rel=0.02)

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--formant-jitter", type=float, default=0.0,
                         help="with --formant-scale: formants 1-3 each times a further "
                              "factor within 1 +- this")
+    parser.add_argument("--word-formant-jitter", type=float, default=0.0,
+                        help="each word's formants 1-3 times factors of its own within "
+                             "1 +- this (vowels said each voice's own way)")
     parser.add_argument("--plot-voices", type=int, default=4, metavar="N",
                         help="voices shown in voices.png (0: no picture)")
     return parser
@@ -83,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  accents=args.accents, pitch=args.pitch, rate=args.rate,
                                  noise_snr_db=args.noise_snr_db,
                                  formant_scale=args.formant_scale,
-                                 formant_jitter=args.formant_jitter)
+                                 formant_jitter=args.formant_jitter,
+                                 word_formant_jitter=args.word_formant_jitter)
         paths = voices.save(args.out, args.sample_rate)
     except (ValueError, ImportError, RuntimeError) as err:
         print(f"wavedil-voices: error: {err}", file=sys.stderr)

@@ -286,6 +286,9 @@ class SyntheticVoices:
         formant_jitter: with ``formant_scale``, each of formants 1-3 is further
             scaled by its own factor within ``1 +- formant_jitter``: vowel spaces
             no uniform scaling reaches.
+        word_formant_jitter: each word's formants 1-3 are further scaled by factors
+            of their own within ``1 +- word_formant_jitter``, drawn per voice and word
+            from ``seed``: vowels that a voice says its own way, as accents do (0: none).
     """
 
     def __init__(
@@ -302,6 +305,7 @@ class SyntheticVoices:
         noise_snr_db: Sequence[float] | None = None,
         formant_scale: Sequence[float] | None = None,
         formant_jitter: float = 0.0,
+        word_formant_jitter: float = 0.0,
     ) -> None:
         if not words:
             raise ValueError("Expected words: a mapping of class name to the text to speak.")
@@ -329,6 +333,10 @@ class SyntheticVoices:
         if formant_jitter and self.formant_scale is None:
             raise ValueError("formant_jitter needs formant_scale (e.g. [1, 1]).")
         self.formant_jitter = formant_jitter
+        if not 0 <= word_formant_jitter < 0.5:
+            raise ValueError(f"Expected word_formant_jitter in [0, 0.5), got "
+                             f"{word_formant_jitter}.")
+        self.word_formant_jitter = word_formant_jitter
 
     def draw(self) -> list[Voice]:
         """The voices, a pure function of ``seed``."""
@@ -343,6 +351,17 @@ class SyntheticVoices:
         scale, jitter = rng.uniform(*self.formant_scale), self.formant_jitter
         return (1.0, *(scale * (rng.uniform(1 - jitter, 1 + jitter) if k <= 3 else 1.0)
                        for k in range(1, N_FORMANTS)))
+
+    def _word_formants(self, voice: Voice, number: int, name: str) -> Voice:
+        """``voice`` as it says class ``name``'s word: its formants 1-3 jittered."""
+        jitter = self.word_formant_jitter
+        if not jitter:
+            return voice
+        rng = random.Random(f"{self.seed}/{number}/{name}/formants")  # this voice's word
+        formants = voice.formants or (1.0,) * N_FORMANTS
+        return dataclasses.replace(voice, formants=tuple(
+            f * rng.uniform(1 - jitter, 1 + jitter) if 1 <= k <= 3 else f
+            for k, f in enumerate(formants)))
 
     def clips(self, class_names: Sequence[str], sample_rate: int) -> list[Clip]:
         """Every word in every voice at ``sample_rate``, labelled by ``class_names`` index.
@@ -385,7 +404,8 @@ class SyntheticVoices:
         voices = tqdm(self.draw(), desc="synthetic voices", unit="voice", leave=False)
         for number, voice in enumerate(voices):
             for name, text in self.words.items():
-                audio = self._tidy(to_rate(engine.speak(text, voice)), voice, text)
+                spoken = self._word_formants(voice, number, name)
+                audio = self._tidy(to_rate(engine.speak(text, spoken)), spoken, text)
                 yield number, voice, name, self._add_noise(audio, number, name)
 
     def save(self, folder: str | os.PathLike, sample_rate: int) -> list[Path]:
