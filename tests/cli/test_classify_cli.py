@@ -75,6 +75,11 @@ def test_classify_reports_a_named_folder_without_audio(trained, mixed_folder, tm
     out, err = capsys.readouterr()
     assert status == 1 and len(out.strip().splitlines()) == 1  # the file is still classified
     assert f"{empty}: error: {empty} is a folder with no audio files (.wav, .flac, .ogg)" in err
+    assert err.rstrip().endswith("wavedil-classify: 1 folder held no audio files")  # no file failed
+    status = classify(["--checkpoint", str(trained), str(mixed_folder), str(empty)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "2 of 6 files could not be classified; 1 folder held no audio files" in err
     assert classify(["--checkpoint", str(trained), str(empty)]) == 2  # nothing to classify
     assert f"error: no audio files (.wav, .flac, .ogg) in {empty}" in capsys.readouterr().err
 

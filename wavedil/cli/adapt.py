@@ -28,7 +28,7 @@ from wavedil.checkpoint import CheckpointError, load_model, save_derived
 from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
 from wavedil.data.io import AudioError, load_audio
 from wavedil.inference.adapt import adapt
-from wavedil.inference.classify import expand_paths
+from wavedil.inference.classify import count_failures, expand_paths
 
 __all__ = ["main"]
 
@@ -66,12 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wavedil-adapt: error: {err}", file=sys.stderr)
         return 2
     paths = expand_paths(args.inputs)
-    clips, failed = [], 0
+    clips: list[torch.Tensor] = []
+    failed: list[Path] = []
     for path in paths:
         try:
             clips.append(load_audio(path, loaded.info.sample_rate))
         except (AudioError, OSError) as err:
-            failed += 1
+            failed.append(path)
             print(f"{path}: error: {err}", file=sys.stderr)
     classes = loaded.model.num_classes
     if len(clips) < classes:
@@ -96,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{history[-1]:.3f} nats (the best possible is -diversity * log K = "
           f"{-args.diversity * math.log(classes):.3f}); wrote {args.out}")
     if failed:
-        print(f"wavedil-adapt: {failed} of {len(paths)} files could not be read and were "
-              "left out", file=sys.stderr)
+        left_out = count_failures(paths, failed, "could not be read and were left out")
+        print(f"wavedil-adapt: {left_out}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -24,7 +24,13 @@ import torch
 from wavedil.checkpoint import CheckpointError, load_model
 from wavedil.cli.arguments import device, positive_int
 from wavedil.data.io import AUDIO_EXTENSIONS
-from wavedil.inference.classify import Failure, SpeedAveraged, expand_paths, predict_files
+from wavedil.inference.classify import (
+    Failure,
+    SpeedAveraged,
+    count_failures,
+    expand_paths,
+    predict_files,
+)
 
 __all__ = ["main"]
 
@@ -59,11 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wavedil-classify: error: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
               f"{', '.join(args.inputs)}", file=sys.stderr)
         return 2
-    failed = 0
+    failed: list[Path] = []
     for result in predict_files(model, names, loaded.info.sample_rate, paths,
                                 args.batch_size, args.device):
         if isinstance(result, Failure):
-            failed += 1
+            failed.append(result.path)
             print(f"{result.path}: error: {result.error}", file=sys.stderr)
             if args.json:
                 print(json.dumps({"path": str(result.path), "error": result.error}), flush=True)
@@ -81,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             for p, i in zip(top.values[1:], top.indices[1:], strict=True))
             print(f"{result.path}\t{result.label}\t{result.probability:.4f}{extra}", flush=True)
     if failed:
-        print(f"wavedil-classify: {failed} of {len(paths)} files could not be classified",
+        print(f"wavedil-classify: {count_failures(paths, failed, 'could not be classified')}",
               file=sys.stderr)
     return 1 if failed else 0
 

@@ -133,6 +133,24 @@ def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
     return out
 
 
+def count_failures(paths: Sequence[Path], failed: Iterable[Path], what: str) -> str:
+    """``"2 of 6 files {what}"``, with named folders that held no audio counted apart.
+
+    ``paths`` is what :func:`expand_paths` returned, ``failed`` those of them that
+    could not be used; a folder among them is one that held no audio files.
+    """
+    failed = list(failed)
+    folders = sum(path.is_dir() for path in failed)
+    files = len(failed) - folders
+    parts = []
+    if files:
+        total = sum(not path.is_dir() for path in paths)
+        parts.append(f"{files} of {total} file{'s' if total != 1 else ''} {what}")
+    if folders:
+        parts.append(f"{folders} folder{'s' if folders != 1 else ''} held no audio files")
+    return "; ".join(parts)
+
+
 @torch.inference_mode()
 def predict_files(
     model: nn.Module,
