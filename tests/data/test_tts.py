@@ -105,6 +105,27 @@ def test_synthetic_clips_join_the_training_split_only():
             [c.path for c in getattr(plain.splits, split)]
     synthetic = [c for c in datamodule.splits.train if c.path.startswith("tts:")]
     assert sorted(c.label for c in synthetic) == [0, 0, 0, 1, 1, 1]
+    assert all(c.weight == 1.0 for c in datamodule.splits.train)
+
+
+def test_synthetic_clips_carry_their_weight_into_training_batches():
+    _espeak()
+    source = SyntheticClasses(sample_rate=8000, clip_length=800, timbres=["sine", "square"],
+                              clips_per_class=4)
+    words = {"sine": "sign", "square": "square"}
+    plain = SyntheticVoices(words, voices=3).clips(["sine", "square"], 8000)
+    voices = SyntheticVoices(words, voices=3, weight=0.25)
+    datamodule = ClassificationDataModule(source, tts=voices, batch_size=64)
+    datamodule.setup("fit")
+    train = datamodule.splits.train
+    synthetic = [c for c in train if c.path.startswith("tts:")]
+    assert len(synthetic) == 6 and all(c.weight == 0.25 for c in synthetic)
+    assert all(c.weight == 1.0 for c in train if not c.path.startswith("tts:"))
+    # the weight changes what the clips count for, not the clips themselves
+    assert all(torch.equal(a.audio, b.audio) for a, b in zip(plain, synthetic, strict=True))
+    batch = next(iter(datamodule.train_dataloader()))
+    assert sorted(batch["weight"].tolist()) == [0.25] * 6 + [1.0] * (len(train) - 6)
+    assert "weight" in next(iter(datamodule.val_dataloader()))  # all 1: scored alike
 
 
 def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path):
@@ -114,6 +135,8 @@ def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path)
     assert voices.words == {str(d): word for d, word in enumerate(DIGITS)}
     assert compose_train([*base, "data.tts.voices=7"]).data.tts.voices == 7
     assert compose_train([*base, "data.tts=null"]).data.tts is None
+    assert voices.weight == 1.0
+    assert compose_train([*base, "data.tts.weight=0.25"]).data.tts.weight == 0.25
     folder = compose_train([f"output_dir={tmp_path}", "experiment=folder_classifier",
                             "data.root=x"])
     assert folder.data.tts is None
@@ -134,6 +157,8 @@ def test_fsdd_classifier_trains_on_synthetic_digits_unless_told_not_to(tmp_path)
     ({"formant_scale": (1, 1), "formant_jitter": 0.6}, r"formant_jitter in \[0, 0.5\)"),
     ({"formant_jitter": 0.1}, "formant_jitter needs formant_scale"),
     ({"word_formant_jitter": -0.1}, r"word_formant_jitter in \[0, 0.5\)"),
+    ({"weight": 0}, r"data.tts.weight > 0"),
+    ({"weight": float("nan")}, r"data.tts.weight > 0"),
 ])
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

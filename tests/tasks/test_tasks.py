@@ -201,3 +201,43 @@ def test_training_step_uses_mixup_only_when_asked():
         expected = task.mixed_loss(batch) if mixup else task.step(batch, "train")[0]
         torch.testing.assert_close(losses[mixup], expected)
     assert not torch.isclose(losses[0.0], losses[0.4])
+
+
+def test_clip_weights_scale_the_training_loss_only():
+    torch.manual_seed(0)
+    net = WaveNetClassifier(3, residual_channels=8, gate_channels=8, skip_channels=8,
+                            dilations=[1, 2]).eval()  # no dropout: one forward as another
+    task = ClassificationTask(net, ADAM, label_smoothing=0.1)
+    task.log = lambda *args, **kwargs: None  # outside a Trainer
+    batch = {"audio": torch.randn(4, 700), "lengths": torch.tensor([700, 600, 500, 400]),
+             "label": torch.tensor([0, 1, 2, 0])}
+    weight = torch.tensor([1.0, 0.25, 1.0, 0.25])
+    with torch.no_grad():
+        each = torch.nn.functional.cross_entropy(net(batch["audio"], batch["lengths"]),
+                                                 batch["label"], label_smoothing=0.1,
+                                                 reduction="none")
+        plain = task.step(batch, "train")[0]
+        ones = task.step({**batch, "weight": torch.ones(4)}, "train")[0]
+        weighted = task.step({**batch, "weight": weight}, "train")[0]
+        val = task.step({**batch, "weight": weight}, "val")[0]
+    assert torch.equal(ones, plain)  # all clips alike: the plain mean, bit for bit
+    torch.testing.assert_close(plain, each.mean())
+    torch.testing.assert_close(weighted, (each * weight).sum() / 2.5)
+    assert not torch.isclose(weighted, plain)
+    torch.testing.assert_close(val, torch.nn.functional.cross_entropy(  # scored unweighted
+        net(batch["audio"], batch["lengths"]), batch["label"]).detach())
+    # mixup: each side of the mix weighted by its own clip's weight
+    mixing = ClassificationTask(net, ADAM, mixup=0.4)
+    mixing.log = task.log
+    torch.manual_seed(3)
+    loss = mixing.mixed_loss({**batch, "weight": weight})
+    torch.manual_seed(3)
+    lam = float(torch.distributions.Beta(0.4, 0.4).sample())
+    order = torch.randperm(4)
+    logits = net(lam * batch["audio"] + (1 - lam) * batch["audio"][order],
+                 torch.maximum(batch["lengths"], batch["lengths"][order]))
+    ce = functools.partial(torch.nn.functional.cross_entropy, reduction="none")
+    expected = (lam * (ce(logits, batch["label"]) * weight).sum() / weight.sum()
+                + (1 - lam) * (ce(logits, batch["label"][order]) * weight[order]).sum()
+                / weight.sum())
+    torch.testing.assert_close(loss, expected)

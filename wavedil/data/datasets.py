@@ -176,11 +176,16 @@ class ClipDataset(Dataset):
             audio = audio[offset:offset + self.max_length]
         if self.train and self.augment is not None:
             audio = self.augment(audio, generator=generator)
-        return {"audio": audio, "label": torch.tensor(clip.label)}
+        return {"audio": audio, "label": torch.tensor(clip.label),
+                "weight": torch.tensor(clip.weight, dtype=torch.float32)}
 
 
 def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Tensor]:
-    """Pad clips of different lengths: ``{"audio": (B, T), "lengths": (B,), "label": (B,)}``."""
+    """Pad clips of different lengths: ``{"audio": (B, T), "lengths": (B,), "label": (B,)}``,
+    and ``"weight": (B,)`` when the items carry one."""
     audio, lengths = pad_batch([item["audio"] for item in items])
-    return {"audio": audio, "lengths": lengths,
-            "label": torch.stack([item["label"] for item in items])}
+    batch = {"audio": audio, "lengths": lengths,
+             "label": torch.stack([item["label"] for item in items])}
+    if all("weight" in item for item in items):
+        batch["weight"] = torch.stack([item["weight"] for item in items])
+    return batch

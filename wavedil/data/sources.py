@@ -53,12 +53,15 @@ class Clip(NamedTuple):
         label: class index, or ``None`` for unlabelled audio.
         speaker: speaker index, or ``None``.
         path: where it came from (for error messages and reports).
+        weight: how much the clip counts in a classifier's training loss (1: as
+            much as any other; synthetic clips may count less).
     """
 
     audio: Tensor
     label: int | None = None
     speaker: int | None = None
     path: str = ""
+    weight: float = 1.0
 
 
 @dataclass

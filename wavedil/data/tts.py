@@ -30,6 +30,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import json
+import math
 import os
 import random
 import re
@@ -289,6 +290,8 @@ class SyntheticVoices:
         word_formant_jitter: each word's formants 1-3 are further scaled by factors
             of their own within ``1 +- word_formant_jitter``, drawn per voice and word
             from ``seed``: vowels that a voice says its own way, as accents do (0: none).
+        weight: how much each synthetic clip counts in the training loss beside a
+            real one (1: the same; 0.25: a quarter).
     """
 
     def __init__(
@@ -306,6 +309,7 @@ class SyntheticVoices:
         formant_scale: Sequence[float] | None = None,
         formant_jitter: float = 0.0,
         word_formant_jitter: float = 0.0,
+        weight: float = 1.0,
     ) -> None:
         if not words:
             raise ValueError("Expected words: a mapping of class name to the text to speak.")
@@ -324,6 +328,10 @@ class SyntheticVoices:
         if not 0 < peak <= 1:
             raise ValueError(f"Expected peak in (0, 1], got {peak}.")
         self.peak = peak
+        if not (weight > 0 and math.isfinite(weight)):
+            raise ValueError(f"Expected data.tts.weight > 0 (1: as much as a real clip), "
+                             f"got {weight}.")
+        self.weight = float(weight)
         self.noise_snr_db = (None if noise_snr_db is None
                              else check_range("noise_snr_db", noise_snr_db))
         self.formant_scale = (None if formant_scale is None
@@ -379,11 +387,13 @@ class SyntheticVoices:
         if unknown:
             raise ValueError(f"data.tts.words names classes {unknown} that the data do not "
                              f"have; expected some of {list(class_names)}.")
-        key = (json.dumps(to_spec(self), sort_keys=True), sample_rate)
+        spec = {k: v for k, v in to_spec(self).items() if k != "weight"}  # same clips
+        key = (json.dumps(spec, sort_keys=True), sample_rate)
         if key not in _SPOKEN:  # eSpeak NG differs slightly when it speaks a word again
             _SPOKEN[key] = [(voice, name, audio)
                             for _, voice, name, audio in self.speak(sample_rate)]
-        return [Clip(audio, label=class_id[name], path=f"tts:{voice.name}:{self.words[name]}")
+        return [Clip(audio, label=class_id[name], path=f"tts:{voice.name}:{self.words[name]}",
+                     weight=self.weight)
                 for voice, name, audio in _SPOKEN[key]]
 
     def speak(self, sample_rate: int) -> Iterator[tuple[int, Voice, str, Tensor]]:

@@ -61,8 +61,10 @@ class ClassificationTask(Task):
         model = self._test_model[0] if stage == "test" and self._test_model else self.model
         logits = model(batch["audio"], batch.get("lengths"))  # (B, K) logits or log-probs
         label = batch["label"]  # (B,)
-        smoothing = self.label_smoothing if stage == "train" else 0.0
-        loss = F.cross_entropy(logits, label, label_smoothing=smoothing)
+        if stage == "train":
+            loss = self.loss(logits, label, batch.get("weight"))
+        else:  # every clip counts the same when scoring
+            loss = F.cross_entropy(logits, label)
         prediction = logits.argmax(dim=-1)  # (B,)
         metrics = {"loss": loss, "accuracy": (prediction == label).float().mean()}
         if model is not self.model:  # averaged over speeds: also the clips as they are
@@ -75,6 +77,15 @@ class ClassificationTask(Task):
                      on_epoch=not on_step, sync_dist=not on_step, batch_size=label.shape[0])
         return loss, torch.stack([label, prediction], dim=1)
 
+    def loss(self, logits: Tensor, label: Tensor, weight: Tensor | None = None) -> Tensor:
+        """Label-smoothed cross-entropy; with ``weight`` (B,), the weighted mean over
+        the batch (clips that count less, e.g. synthetic ones: ``data.tts.weight``)."""
+        smoothing = self.label_smoothing
+        if weight is None or bool((weight == 1).all()):  # the plain mean, bit for bit
+            return F.cross_entropy(logits, label, label_smoothing=smoothing)
+        each = F.cross_entropy(logits, label, label_smoothing=smoothing, reduction="none")
+        return (each * weight).sum() / weight.sum()
+
     def mixed_loss(self, batch: dict[str, Tensor]) -> Tensor:
         """The mixup training loss of one batch (see ``mixup``); logs ``train/loss``."""
         audio, label, lengths = batch["audio"], batch["label"], batch.get("lengths")
@@ -84,9 +95,10 @@ class ClassificationTask(Task):
         if lengths is not None:
             lengths = torch.maximum(lengths, lengths[order])
         logits = self.model(mixed, lengths)
-        smoothing = self.label_smoothing
-        loss = (lam * F.cross_entropy(logits, label, label_smoothing=smoothing)
-                + (1.0 - lam) * F.cross_entropy(logits, label[order], label_smoothing=smoothing))
+        weight = batch.get("weight")
+        loss = (lam * self.loss(logits, label, weight)
+                + (1.0 - lam) * self.loss(logits, label[order],
+                                          None if weight is None else weight[order]))
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False,
                  batch_size=label.shape[0])
         return loss
