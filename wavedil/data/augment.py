@@ -29,7 +29,7 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import Tensor
 
-from wavedil.data.functional import add_noise, brown
+from wavedil.data.functional import add_noise, brown, resample
 from wavedil.nn.checks import check_positive_int, check_range
 from wavedil.spec import serializable
 
@@ -106,7 +106,7 @@ class Augment:
             # Percent steps keep the resampling kernel small (gcd of 100 f and 100).
             factor = round(100 * uniform(*self.speed))
             if factor != 100:
-                audio = AF.resample(audio, factor, 100)
+                audio = resample(audio, factor, 100)
         if self.gain_db is not None and chance():
             audio = audio * 10 ** (uniform(*self.gain_db) / 20)
         if self.lowpass_hz is not None and chance():

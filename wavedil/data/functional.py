@@ -5,12 +5,13 @@ Shape legend: B batch, C channels, T samples.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-import torchaudio.functional as AF
 from torch import Tensor
+from torchaudio.transforms import Resample
 
 __all__ = [
     "add_noise",
@@ -29,10 +30,22 @@ def to_mono(audio: Tensor) -> Tensor:
 
 
 def resample(audio: Tensor, orig_rate: int, new_rate: int) -> Tensor:
-    """Band-limited resampling along the last axis (torchaudio's sinc filter)."""
+    """Band-limited resampling along the last axis (torchaudio's sinc filter).
+
+    The same result as ``torchaudio.functional.resample``, bit for bit, but the
+    filter kernel is built once per rate pair, dtype and device and then reused:
+    speed perturbation resamples every training clip by one of a few dozen
+    factors, and building the kernel cost as much as applying it.
+    """
     if orig_rate == new_rate:
         return audio
-    return AF.resample(audio, orig_rate, new_rate)
+    return _resampler(int(orig_rate), int(new_rate), audio.dtype, audio.device)(audio)
+
+
+@functools.lru_cache(maxsize=256)
+def _resampler(orig_rate: int, new_rate: int, dtype: torch.dtype,
+               device: torch.device) -> Resample:
+    return Resample(orig_rate, new_rate, dtype=dtype).to(device)
 
 
 def random_offset(length: int, crop: int, generator: torch.Generator | None = None,

@@ -17,10 +17,9 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torchaudio.functional as AF
 from torch import Tensor, nn
 
-from wavedil.data.functional import pad_batch
+from wavedil.data.functional import pad_batch, resample
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
 
 __all__ = [
@@ -104,7 +103,7 @@ class SpeedAveraged(nn.Module):
             if percent == 100:
                 played, played_lengths = audio, lengths
             else:
-                played = AF.resample(audio, percent, 100)  # (B, ceil(T * 100 / percent))
+                played = resample(audio, percent, 100)  # (B, ceil(T * 100 / percent))
                 played_lengths = torch.div(lengths * 100 + percent - 1, percent,
                                            rounding_mode="floor")
                 played = played * (torch.arange(played.shape[-1], device=audio.device)
