@@ -32,3 +32,50 @@ def test_classifier_bench_names_a_missing_dataset(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert run.returncode == 2 and "recordings/" in run.stderr
+
+
+def _fake_loso_run(folder: Path, speakers: list[str], seed: int) -> Path:
+    """A loso=true run's layout, with untrained fold classifiers."""
+    import torch
+
+    from tests.conftest import save_checkpoint
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import WaveNetClassifier
+    from wavedil.nn import MFCCFrontend
+
+    info = DataInfo(8000, class_names=[str(d) for d in range(10)])
+    for speaker in speakers:
+        torch.manual_seed(seed)
+        model = WaveNetClassifier(10, MFCCFrontend(8000, n_mfcc=13), 8, 8, 8, dilations=[1, 2])
+        (folder / speaker / "checkpoints").mkdir(parents=True)
+        save_checkpoint(model, info, folder / speaker / "checkpoints" / "last.ckpt",
+                        task="classification")
+    return folder
+
+
+def test_ensemble_bench_scores_members_and_ensemble_per_shared_speaker(fsdd_root, tmp_path):
+    a = _fake_loso_run(tmp_path / "a" / "loso", ["lucas", "nicolas"], seed=0)
+    b = _fake_loso_run(tmp_path / "b" / "loso", ["nicolas"], seed=1)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "fsdd_ensemble.py"), "--runs", str(a), str(b),
+         "--data-root", str(fsdd_root)],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r.get("speaker") for r in rows] == ["nicolas", None]  # the one both hold out
+    nicolas, summary = rows
+    assert nicolas["files"] == 500 and set(nicolas) >= {str(a), str(b), "ensemble"}
+    for key in (str(a), str(b), "ensemble", "members_agree"):
+        assert 0 <= nicolas[key] <= 100
+    assert summary["summary"]["ensemble"] == {"mean": nicolas["ensemble"],
+                                              "worst": nicolas["ensemble"]}
+    lone = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "fsdd_ensemble.py"), "--runs", str(a),
+         "--data-root", str(fsdd_root)], capture_output=True, text=True, timeout=60)
+    assert lone.returncode == 2 and "at least two loso=true runs" in lone.stderr
+    empty = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "fsdd_ensemble.py"), "--runs", str(a),
+         str(tmp_path), "--data-root", str(fsdd_root)], capture_output=True, text=True,
+        timeout=60)
+    assert empty.returncode == 2 and f"no <speaker>/checkpoints/last.ckpt under {tmp_path}" \
+        in empty.stderr

@@ -9,6 +9,7 @@ nothing else: no ``conf/`` folder, no datamodule.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,10 +18,18 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
 from wavedil.data.sources import DataInfo
+from wavedil.inference.classify import Ensemble, SpeedAveraged
 from wavedil.spec import from_spec
 from wavedil.tasks.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY
 
-__all__ = ["AtomicCheckpointIO", "CheckpointError", "LoadedModel", "load_model", "save_derived"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "CheckpointError",
+    "LoadedModel",
+    "load_classifier",
+    "load_model",
+    "save_derived",
+]
 
 KINDS = ("generator", "classifier")
 
@@ -119,6 +128,35 @@ def load_model(
     info = DataInfo(**record["data_info"]) if record.get("data_info") else DataInfo(0)
     return LoadedModel(model.to(map_location) if map_location else model, record["kind"],
                        info, path)
+
+
+def load_classifier(paths: Sequence[str | os.PathLike], map_location: Any = "cpu",
+                    speeds: Sequence[float] | None = None) -> tuple[nn.Module, DataInfo]:
+    """The classifier of one checkpoint, or the :class:`Ensemble` of several, with
+    the data info they share; wrapped in :class:`SpeedAveraged` when ``speeds`` are given.
+
+    Raises:
+        FileNotFoundError: a checkpoint is missing.
+        CheckpointError: one is not a classifier, or they disagree on the classes
+            or the sample rate (an ensemble needs the same labels at the same rate).
+    """
+    if not paths:
+        raise ValueError("Expected at least one checkpoint, but found none.")
+    loaded = [load_model(path, kind="classifier", map_location=map_location) for path in paths]
+    first = loaded[0]
+    for other in loaded[1:]:
+        if other.info.class_names != first.info.class_names:
+            raise CheckpointError(
+                f"{other.path} classifies {other.info.class_names}, but {first.path} "
+                f"classifies {first.info.class_names}; an ensemble needs the same classes.")
+        if other.info.sample_rate != first.info.sample_rate:
+            raise CheckpointError(
+                f"{other.path} was trained at {other.info.sample_rate} Hz, but {first.path} "
+                f"at {first.info.sample_rate} Hz; an ensemble needs one sample rate.")
+    model = first.model if len(loaded) == 1 else Ensemble([m.model for m in loaded])
+    if speeds:
+        model = SpeedAveraged(model, speeds)
+    return model, first.info
 
 
 def _rebuild(path: Path, spec: Any, state: dict[str, torch.Tensor]) -> nn.Module:

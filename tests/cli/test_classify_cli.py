@@ -109,6 +109,34 @@ def test_classify_with_test_time_speeds(trained, mixed_folder, capsys):
     assert "Expected speeds between 0.5 and 2.0, but found [5.0]" in capsys.readouterr().err
 
 
+def _perturbed(checkpoint: Path, out: Path) -> Path:
+    """A second classifier: the checkpoint's weights plus noise."""
+    state = torch.load(checkpoint, weights_only=True)
+    generator = torch.Generator().manual_seed(0)
+    for value in state["state_dict"].values():
+        if value.is_floating_point() and value.numel() > 1:
+            value.add_(0.3 * value.std() * torch.randn(value.shape, generator=generator))
+    torch.save(state, out)
+    return out
+
+
+def test_classify_an_ensemble_is_the_geometric_mean_of_its_members(trained, mixed_folder,
+                                                                     tmp_path, capsys):
+    other = _perturbed(trained, tmp_path / "other.ckpt")
+    files = [str(mixed_folder / name) for name in FILES]
+
+    def probabilities(*checkpoints: Path) -> np.ndarray:
+        flags = [arg for c in checkpoints for arg in ("--checkpoint", str(c))]
+        assert classify([*flags, *files, "--json", "--top", "10"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return np.array([[dict(r["top"])[str(d)] for d in range(10)] for r in rows])
+
+    a, b, both = probabilities(trained), probabilities(other), probabilities(trained, other)
+    assert not np.allclose(a, b, atol=1e-3)  # two different classifiers
+    geometric = np.sqrt(a * b)
+    np.testing.assert_allclose(both, geometric / geometric.sum(1, keepdims=True), atol=1e-5)
+
+
 def test_classify_refuses_a_generator_checkpoint(tmp_path, capsys):
     from tests.conftest import save_checkpoint
     from wavedil.data.sources import DataInfo
@@ -198,6 +226,22 @@ def test_evaluate_scores_the_synthetic_voices_that_wavedil_voices_writes(trained
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["files"] == 20 and list(report["per_speaker"]) == ["espeak"]
     assert (np.array(report["confusion"]).sum(axis=1) == 2).all()  # each digit, each voice
+
+
+def test_evaluate_an_ensemble_names_its_checkpoints(trained, fsdd_root, tmp_path, capsys):
+    other = _perturbed(trained, tmp_path / "other.ckpt")
+    out = tmp_path / "eval"
+    assert evaluate(["--checkpoint", str(trained), "--checkpoint", str(other), str(fsdd_root),
+                     "--speakers", "george", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["checkpoint"] == [str(trained), str(other)] and report["files"] == 500
+    bad = _perturbed(trained, tmp_path / "bad.ckpt")
+    state = torch.load(bad, weights_only=True)
+    state["wavedil"]["data_info"]["sample_rate"] = 16000
+    torch.save(state, bad)
+    assert evaluate(["--checkpoint", str(trained), "--checkpoint", str(bad), str(fsdd_root),
+                     "--out", str(tmp_path / "o")]) == 2
+    assert "an ensemble needs one sample rate" in capsys.readouterr().err
 
 
 def test_evaluate_reports_unknown_labels(trained, tmp_path, capsys):

@@ -11,7 +11,7 @@ import torchaudio.functional as AF
 from torch import nn
 
 from wavedil.data.functional import pad_batch
-from wavedil.inference.classify import SpeedAveraged, count_failures, expand_paths
+from wavedil.inference.classify import Ensemble, SpeedAveraged, count_failures, expand_paths
 from wavedil.models import WaveNetClassifier
 from wavedil.nn import MFCCFrontend
 
@@ -98,3 +98,46 @@ def test_expand_paths_and_count_failures(tmp_path):
             == "2 of 4 files could not be classified; 1 folder held no audio files")
     assert count_failures([missing], [missing], what) == "1 of 1 file could not be classified"
     assert count_failures(paths, [], what) == ""
+
+
+def test_ensemble_averages_its_members_log_probabilities():
+    torch.manual_seed(1)
+    members = [WaveNetClassifier(4, MFCCFrontend(8000, n_mfcc=13), 8, 8, 8,
+                                 dilations=d).eval() for d in ([1], [1, 2], [1, 2, 4])]
+    audio, lengths = torch.randn(3, 1200), torch.tensor([1200, 900, 640])
+    with torch.no_grad():
+        got = Ensemble(members)(audio, lengths)
+        each = torch.stack([m(audio, lengths).log_softmax(-1) for m in members])
+        torch.testing.assert_close(got, each.mean(0))
+        # one member alone is that member's log-probabilities
+        torch.testing.assert_close(Ensemble(members[:1])(audio, lengths), each[0])
+        # speed averaging wraps an ensemble like any classifier
+        tta = SpeedAveraged(Ensemble(members), [0.9, 1.1])
+        assert tta(audio, lengths).shape == (3, 4) and tta.num_classes == 4
+    with pytest.raises(ValueError, match="at least one classifier"):
+        Ensemble([])
+
+
+def test_load_classifier_builds_an_ensemble_of_compatible_checkpoints(tmp_path):
+    from tests.conftest import save_checkpoint
+    from wavedil.checkpoint import CheckpointError, load_classifier
+    from wavedil.data.sources import DataInfo
+
+    digits = DataInfo(8000, class_names=[str(d) for d in range(4)])
+    a = save_checkpoint(_classifier(), digits, tmp_path / "a.ckpt", task="classification")
+    b = save_checkpoint(_classifier(), digits, tmp_path / "b.ckpt", task="classification")
+    model, info = load_classifier([a])
+    assert isinstance(model, WaveNetClassifier) and info.class_names == digits.class_names
+    model, info = load_classifier([a, b], speeds=[0.9, 1.1])
+    assert isinstance(model, SpeedAveraged) and isinstance(model.model, Ensemble)
+    assert len(model.model.members) == 2
+    other = save_checkpoint(_classifier(), DataInfo(8000, class_names=list("abcd")),
+                            tmp_path / "other.ckpt", task="classification")
+    with pytest.raises(CheckpointError, match="an ensemble needs the same classes"):
+        load_classifier([a, other])
+    faster = save_checkpoint(_classifier(), DataInfo(16000, class_names=digits.class_names),
+                             tmp_path / "fast.ckpt", task="classification")
+    with pytest.raises(CheckpointError, match="16000 Hz.*8000 Hz"):
+        load_classifier([a, faster])
+    with pytest.raises(FileNotFoundError):
+        load_classifier([a, tmp_path / "missing.ckpt"])

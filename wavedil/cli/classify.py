@@ -8,7 +8,8 @@ One line per file: ``path<TAB>label<TAB>probability`` (or a JSON object with
 down). A file that cannot be read is reported on stderr, and with ``--json`` as
 a line with an ``"error"`` key, and the others are still classified; the exit
 status is then 1. ``--speeds 0.9 1.0 1.1`` averages each file's prediction over
-those playback speeds (test-time augmentation).
+those playback speeds (test-time augmentation); ``--checkpoint`` given more than
+once averages the predictions of several classifiers (an ensemble).
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from pathlib import Path
 
 import torch
 
-from wavedil.checkpoint import CheckpointError, load_model
+from wavedil.checkpoint import CheckpointError, load_classifier
 from wavedil.cli.arguments import device, positive_int
 from wavedil.data.io import AUDIO_EXTENSIONS
 from wavedil.inference.classify import (
     Failure,
-    SpeedAveraged,
     count_failures,
     expand_paths,
     predict_files,
@@ -38,7 +38,9 @@ __all__ = ["main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wavedil-classify",
                                      description="Classify audio files with a checkpoint.")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="a classifier .ckpt")
+    parser.add_argument("--checkpoint", required=True, type=Path, action="append",
+                        metavar="CKPT", help="a classifier .ckpt; repeat it for an ensemble "
+                                             "(their log-probabilities averaged)")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
                         help="audio files, or folders searched for .wav/.flac/.ogg")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of text")
@@ -54,19 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        loaded = load_model(args.checkpoint, kind="classifier", map_location=args.device)
-        model = SpeedAveraged(loaded.model, args.speeds) if args.speeds else loaded.model
+        model, info = load_classifier(args.checkpoint, args.device, args.speeds)
     except (FileNotFoundError, CheckpointError, ValueError) as err:
         print(f"wavedil-classify: error: {err}", file=sys.stderr)
         return 2
-    names = loaded.info.class_names or [str(i) for i in range(loaded.model.num_classes)]
+    names = info.class_names or [str(i) for i in range(model.num_classes)]
     paths = expand_paths(args.inputs)
     if all(path.is_dir() for path in paths):  # only folders, none holding audio
         print(f"wavedil-classify: error: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
               f"{', '.join(args.inputs)}", file=sys.stderr)
         return 2
     failed: list[Path] = []
-    for result in predict_files(model, names, loaded.info.sample_rate, paths,
+    for result in predict_files(model, names, info.sample_rate, paths,
                                 args.batch_size, args.device):
         if isinstance(result, Failure):
             failed.append(result.path)

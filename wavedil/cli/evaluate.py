@@ -9,7 +9,8 @@ Labels come from the file names (``--labels pattern``, FSDD's
 Writes into ``--out``: ``confusion.png`` (row-normalised confusion matrix with
 counts), ``per_class.md`` (accuracy per class, and per speaker when names carry
 speakers) and ``report.json``; prints the tables. ``--speeds 0.9 1.0 1.1`` averages
-each file's prediction over those playback speeds (test-time augmentation).
+each file's prediction over those playback speeds (test-time augmentation), and
+``--checkpoint`` given more than once the predictions of several classifiers.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from wavedil.checkpoint import CheckpointError, load_model
+from wavedil.checkpoint import CheckpointError, load_classifier
 from wavedil.cli.arguments import device, positive_int
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
 from wavedil.inference.classify import (
     Failure,
-    SpeedAveraged,
     accuracy_report,
     predict_files,
     report_markdown,
@@ -46,7 +46,9 @@ class UsageError(ValueError):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wavedil-evaluate",
                                      description="Confusion matrix and per-class accuracy.")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="a classifier .ckpt")
+    parser.add_argument("--checkpoint", required=True, type=Path, action="append",
+                        metavar="CKPT", help="a classifier .ckpt; repeat it for an ensemble "
+                                             "(their log-probabilities averaged)")
     parser.add_argument("folder", type=Path, help="labelled audio files (searched recursively)")
     parser.add_argument("--labels", choices=("auto", "pattern", "folder"), default="auto")
     parser.add_argument("--pattern", default=FSDD_PATTERN,
@@ -78,9 +80,8 @@ def _scan(args: argparse.Namespace) -> list[AudioFile]:
 
 
 def evaluate_folder(args: argparse.Namespace) -> dict:
-    loaded = load_model(args.checkpoint, kind="classifier", map_location=args.device)
-    names = loaded.info.class_names
-    model = SpeedAveraged(loaded.model, args.speeds) if args.speeds else loaded.model
+    model, info = load_classifier(args.checkpoint, args.device, args.speeds)
+    names = info.class_names
     files = _scan(args)
     unknown = sorted({f.label for f in files} - set(names))
     if unknown:
@@ -88,7 +89,7 @@ def evaluate_folder(args: argparse.Namespace) -> dict:
                          f"checkpoint; expected labels from {names}.")
     by_path = {f.path: f for f in files}
     truth, guess, speakers, failures = [], [], [], []
-    results = predict_files(model, names, loaded.info.sample_rate, [f.path for f in files],
+    results = predict_files(model, names, info.sample_rate, [f.path for f in files],
                             args.batch_size, args.device)
     for result in tqdm(results, total=len(files), desc="evaluating", unit="file", leave=False):
         if isinstance(result, Failure):
@@ -102,11 +103,14 @@ def evaluate_folder(args: argparse.Namespace) -> dict:
     if not truth:
         raise UsageError(f"None of the {len(files)} files under {args.folder} could be read.")
 
-    report: dict = {"checkpoint": str(args.checkpoint), "folder": str(args.folder),
+    checkpoints = [str(path) for path in args.checkpoint]
+    report: dict = {"checkpoint": checkpoints[0] if len(checkpoints) == 1 else checkpoints,
+                    "folder": str(args.folder),
                     "speeds": args.speeds,
                     "failures": failures, **accuracy_report(truth, guess, names, speakers)}
     args.out.mkdir(parents=True, exist_ok=True)
-    title = f"{args.checkpoint.name} on {args.folder.name}: accuracy {report['accuracy']:.2%}"
+    which = " + ".join(path.name for path in args.checkpoint)
+    title = f"{which} on {args.folder.name}: accuracy {report['accuracy']:.2%}"
     plot_confusion_matrix(np.asarray(report["confusion"]), names, args.out / "confusion.png",
                           title)
     (args.out / "per_class.md").write_text(report_markdown(report))

@@ -23,6 +23,7 @@ from wavedil.data.functional import pad_batch, resample
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
 
 __all__ = [
+    "Ensemble",
     "Failure",
     "Prediction",
     "SpeedAveraged",
@@ -92,6 +93,10 @@ class SpeedAveraged(nn.Module):
         self.percents = percents
 
     @property
+    def num_classes(self) -> int:
+        return self.model.num_classes
+
+    @property
     def speeds(self) -> list[float]:
         return [p / 100 for p in self.percents]
 
@@ -112,6 +117,39 @@ class SpeedAveraged(nn.Module):
             total = logp if total is None else total + logp
         assert total is not None
         return total / len(self.percents)
+
+
+class Ensemble(nn.Module):
+    """Several classifiers as one: their log-probabilities averaged.
+
+    ``softmax`` of the result is the normalised geometric mean of the members'
+    probabilities. Members trained on different features (MFCCs and log-mel
+    bands, say) make different mistakes on an unseen voice, and the average
+    corrects some of them; seeds of one recipe mostly make the same ones.
+
+    Shapes: ``(B, T), lengths (B,) -> (B, K)`` log-probabilities.
+
+    Example:
+        >>> from wavedil.models import WaveNetClassifier
+        >>> pair = Ensemble([WaveNetClassifier(10, dilations=[1, 2]),
+        ...                  WaveNetClassifier(10, dilations=[1, 2, 4])])
+        >>> pair(torch.randn(2, 800), torch.tensor([800, 640])).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("Expected at least one classifier, but found none.")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def num_classes(self) -> int:
+        return self.members[0].num_classes
+
+    def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
+        total = sum(member(audio, lengths).log_softmax(-1) for member in self.members)
+        return total / len(self.members)
 
 
 def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:

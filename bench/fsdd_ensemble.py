@@ -1,0 +1,94 @@
+"""Accuracy of ensembles of leave-one-speaker-out runs on FSDD's held-out speakers.
+
+Takes two or more ``loso=true`` runs (``python train.py experiment=fsdd_classifier
+data.root=... loso=true``, each writing ``<run>/<speaker>/checkpoints/last.ckpt``)
+and scores, for every speaker held out in all of them, each run's fold classifier
+alone and the :class:`~wavedil.inference.classify.Ensemble` of all of them (their
+log-probabilities averaged: what ``wavedil-classify --checkpoint A --checkpoint B``
+does) on that speaker's 500 recordings. No speaker's recordings are in any of the
+fold classifiers' training data, so the ensemble stays speaker-independent. Prints
+one JSON line per speaker (each run's accuracy, the ensemble's, and how often the
+runs agree) and one with the mean and the worst:
+
+    python bench/fsdd_ensemble.py --runs outputs/mfcc_loso outputs/logmel_loso \\
+        --data-root ../shared/data/fsdd
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from wavedil.checkpoint import load_classifier
+from wavedil.data.functional import pad_batch
+from wavedil.data.io import load_audio
+from wavedil.inference.classify import Ensemble
+
+
+@torch.inference_mode()
+def predictions(model: nn.Module, clips: list[torch.Tensor]) -> torch.Tensor:
+    """``(N,)`` predicted class of each clip, in batches of 100."""
+    model.eval()
+    out = []
+    for start in range(0, len(clips), 100):
+        audio, lengths = pad_batch(clips[start:start + 100])
+        out.append(model(audio, lengths).argmax(-1))
+    return torch.cat(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, nargs="+", required=True,
+                        help="two or more loso=true run folders")
+    parser.add_argument("--data-root", type=Path, required=True, help="FSDD (recordings/)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if len(args.runs) < 2:
+        parser.error("--runs: expected at least two loso=true runs to ensemble")
+    folds = [{p.parent.parent.name for p in run.glob("*/checkpoints/last.ckpt")}
+             for run in args.runs]
+    for run, speakers in zip(args.runs, folds, strict=True):
+        if not speakers:
+            parser.error(f"--runs: no <speaker>/checkpoints/last.ckpt under {run}; expected "
+                         "the folder of a loso=true run")
+    speakers = sorted(set.intersection(*folds))
+    if not speakers:
+        parser.error("--runs: the runs hold out no speaker in common")
+
+    names = [run.name for run in args.runs]
+    if len(set(names)) < len(names):  # e.g. a/loso and b/loso
+        names = [str(run) for run in args.runs]
+    rows = []
+    for speaker in speakers:
+        members = []
+        for run in args.runs:
+            model, info = load_classifier([run / speaker / "checkpoints" / "last.ckpt"])
+            members.append(model)
+        files = sorted((args.data_root / "recordings").glob(f"*_{speaker}_*.wav"))
+        if not files:
+            parser.error(f"no recordings of {speaker} in {args.data_root / 'recordings'}")
+        labels = torch.tensor([info.class_names.index(f.stem.split("_")[0]) for f in files])
+        clips = [load_audio(f, info.sample_rate) for f in files]
+        each = [predictions(m, clips) for m in members]
+        together = predictions(Ensemble(members), clips)
+        row = {"speaker": speaker, "files": len(files),
+               **{name: round(100 * float((p == labels).float().mean()), 1)
+                  for name, p in zip(names, each, strict=True)},
+               "ensemble": round(100 * float((together == labels).float().mean()), 1),
+               "members_agree": round(100 * float(
+                   torch.stack(each).eq(each[0]).all(0).float().mean()), 1)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    summary = {key: {"mean": round(statistics.mean(r[key] for r in rows), 2),
+                     "worst": min(r[key] for r in rows)} for key in [*names, "ensemble"]}
+    print(json.dumps({"summary": summary, "runs": [str(r) for r in args.runs]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
