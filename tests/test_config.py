@@ -101,6 +101,19 @@ def test_front_end_is_a_config_group(tmp_path):
     assert type(net.frontend).__name__ == "LogMelFrontend" and net.frontend.n_mels == 24
 
 
+def test_fsdd_logmel_experiment_changes_only_the_front_end(tmp_path):
+    base = [f"output_dir={tmp_path}", f"data.root={tmp_path}"]
+    mfcc = OmegaConf.to_container(compose_train([*base, "experiment=fsdd_classifier"]))
+    logmel = OmegaConf.to_container(compose_train([*base, "experiment=fsdd_classifier_logmel"]))
+    front = mfcc["model"].pop("frontend"), logmel["model"].pop("frontend")
+    assert (mfcc.pop("name"), logmel.pop("name")) == ("fsdd_classifier", "fsdd_classifier_logmel")
+    assert mfcc == logmel  # data, augmentation, voices, stack, training: all shared
+    assert front[0]["_target_"].endswith("MFCCFrontend") and front[0]["n_mfcc"] == 13
+    assert front[1]["_target_"].endswith("LogMelFrontend") and front[1]["n_mels"] == 40
+    for key in ("freq_masks", "time_masks", "time_mask_width", "freq_warp"):
+        assert front[0][key] == front[1][key]  # the same augmentation of the features
+
+
 def test_conditioning_follows_the_data(tmp_path):
     cfg = compose_train([f"output_dir={tmp_path}", "experiment=fsdd_generator",
                          f"data.root={tmp_path}",
