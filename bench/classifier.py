@@ -196,7 +196,6 @@ def main() -> None:
     train = bench_train(model, cfg.task, train_batches, args.repeats)
     print(json.dumps(train), flush=True)
 
-    datamodule.setup("test")
     test_batches = list(itertools.islice(iter(datamodule.test_dataloader()), args.batches))
     print(json.dumps(bench_inference(model, test_batches, args.repeats)), flush=True)
 

@@ -23,19 +23,13 @@ from pathlib import Path
 import torch
 
 from wavedil.checkpoint import load_model
-from wavedil.data.functional import pad_batch
 from wavedil.data.io import load_audio
 from wavedil.inference.adapt import adapt
+from wavedil.inference.classify import classify_clips
 
 
-@torch.inference_mode()
 def accuracy(model: torch.nn.Module, clips: list[torch.Tensor], labels: torch.Tensor) -> float:
-    model.eval()
-    predictions = []
-    for start in range(0, len(clips), 100):
-        audio, lengths = pad_batch(clips[start:start + 100])
-        predictions.append(model(audio, lengths).argmax(-1))
-    return float((torch.cat(predictions) == labels).float().mean())
+    return float((classify_clips(model, clips) == labels).float().mean())
 
 
 def main() -> None:

@@ -22,23 +22,10 @@ import statistics
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from wavedil.checkpoint import load_classifier
-from wavedil.data.functional import pad_batch
+from wavedil.checkpoint import CheckpointError, load_classifier
 from wavedil.data.io import load_audio
-from wavedil.inference.classify import Ensemble
-
-
-@torch.inference_mode()
-def predictions(model: nn.Module, clips: list[torch.Tensor]) -> torch.Tensor:
-    """``(N,)`` predicted class of each clip, in batches of 100."""
-    model.eval()
-    out = []
-    for start in range(0, len(clips), 100):
-        audio, lengths = pad_batch(clips[start:start + 100])
-        out.append(model(audio, lengths).argmax(-1))
-    return torch.cat(out)
+from wavedil.inference.classify import classify_clips
 
 
 def main() -> None:
@@ -66,17 +53,19 @@ def main() -> None:
         names = [str(run) for run in args.runs]
     rows = []
     for speaker in speakers:
-        members = []
-        for run in args.runs:
-            model, info = load_classifier([run / speaker / "checkpoints" / "last.ckpt"])
-            members.append(model)
+        # the library's loader checks that the folds share classes and sample rate
+        try:
+            ensemble, info = load_classifier([run / speaker / "checkpoints" / "last.ckpt"
+                                              for run in args.runs])
+        except CheckpointError as err:
+            parser.error(f"--runs: {err}")
         files = sorted((args.data_root / "recordings").glob(f"*_{speaker}_*.wav"))
         if not files:
             parser.error(f"no recordings of {speaker} in {args.data_root / 'recordings'}")
         labels = torch.tensor([info.class_names.index(f.stem.split("_")[0]) for f in files])
         clips = [load_audio(f, info.sample_rate) for f in files]
-        each = [predictions(m, clips) for m in members]
-        together = predictions(Ensemble(members), clips)
+        each = [classify_clips(member, clips) for member in ensemble.members]
+        together = classify_clips(ensemble, clips)
         row = {"speaker": speaker, "files": len(files),
                **{name: round(100 * float((p == labels).float().mean()), 1)
                   for name, p in zip(names, each, strict=True)},

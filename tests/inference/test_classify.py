@@ -11,7 +11,13 @@ import torchaudio.functional as AF
 from torch import nn
 
 from wavedil.data.functional import pad_batch
-from wavedil.inference.classify import Ensemble, SpeedAveraged, count_failures, expand_paths
+from wavedil.inference.classify import (
+    Ensemble,
+    SpeedAveraged,
+    classify_clips,
+    count_failures,
+    expand_paths,
+)
 from wavedil.models import WaveNetClassifier
 from wavedil.nn import MFCCFrontend
 
@@ -141,3 +147,13 @@ def test_load_classifier_builds_an_ensemble_of_compatible_checkpoints(tmp_path):
         load_classifier([a, faster])
     with pytest.raises(FileNotFoundError):
         load_classifier([a, tmp_path / "missing.ckpt"])
+
+
+def test_classify_clips_batches_padded_clips_as_if_alone():
+    model = _classifier()
+    clips = [torch.randn(n) for n in (1700, 950, 1234, 800, 1500)]
+    with torch.no_grad():
+        alone = torch.stack([model(c[None]).argmax(-1)[0] for c in clips])
+    assert torch.equal(classify_clips(model, clips, batch_size=2), alone)
+    assert torch.equal(classify_clips(model, clips), alone)
+    assert classify_clips(model, []).shape == (0,)

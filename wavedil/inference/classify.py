@@ -28,6 +28,7 @@ __all__ = [
     "Prediction",
     "SpeedAveraged",
     "accuracy_report",
+    "classify_clips",
     "confusion_matrix",
     "expand_paths",
     "per_class_accuracy",
@@ -150,6 +151,16 @@ class Ensemble(nn.Module):
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
         total = sum(member(audio, lengths).log_softmax(-1) for member in self.members)
         return total / len(self.members)
+
+
+@torch.inference_mode()
+def classify_clips(model: nn.Module, clips: Sequence[Tensor], batch_size: int = 100) -> Tensor:
+    """``(N,)`` predicted class of each decoded ``(T,)`` clip, in zero-padded batches
+    (the model in eval mode; a padded clip gets what it gets alone)."""
+    model.eval()
+    out = [model(*pad_batch(list(clips[start:start + batch_size]))).argmax(-1)
+           for start in range(0, len(clips), batch_size)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
 def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
