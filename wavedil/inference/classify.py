@@ -124,9 +124,9 @@ class Ensemble(nn.Module):
     """Several classifiers as one: their log-probabilities averaged.
 
     ``softmax`` of the result is the normalised geometric mean of the members'
-    probabilities. Members trained on different features (MFCCs and log-mel
-    bands, say) make different mistakes on an unseen voice, and the average
-    corrects some of them; seeds of one recipe mostly make the same ones.
+    probabilities. An average can only correct mistakes the members do not share;
+    on FSDD's unseen speakers neither two seeds nor an MFCC and a log-mel model
+    gained beyond seed spread (README, "Ensembles").
 
     Shapes: ``(B, T), lengths (B,) -> (B, K)`` log-probabilities.
 
