@@ -5,10 +5,18 @@ Prints one JSON line per (config, batch, device):
     python bench/generation.py                 # SMALL and MEDIUM, batch 1 and 16, CPU, 2 threads
     python bench/generation.py --quick         # fewer steps and repeats (a smoke run)
     python bench/generation.py --device cuda --batches 1 16 256
+    python bench/generation.py --outputs mulaw logistic_mixture --sample   # the two outputs
 
 Configs (random weights; speed does not depend on training):
     SMALL  = 2 cycles of 1..512 (20 layers), 64 residual / 128 gate / 128 skip, kernel 2
     MEDIUM = 4 cycles of 1..32 (24 layers), 128 residual / 256 gate / 128 skip, kernel 3
+
+``--outputs`` builds each config with the 256-way mu-law softmax (``mulaw``, the
+default) and/or a 10-component logistic mixture (``logistic_mixture``: 30 output
+channels, amplitudes fed back through a causal conv). A step is the network alone;
+``--sample`` also draws the next value from its output, as generation does. With
+both outputs, each round times all of them, and the mixture's row carries the
+median over rounds of its fast-path speed-up (``fast_speedup_vs_mulaw``).
 
 Methods are timed side by side in one process, round-robin over ``--repeats``
 rounds, and each figure is the median over rounds (the machine drifts between
@@ -25,25 +33,38 @@ field so that it is timed and measured in its steady state.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
+from collections.abc import Sequence
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from wavedil.distributions import DiscretizedLogisticMixture
 from wavedil.inference import NaiveStepper, make_stepper
 from wavedil.models import WaveNet, wavenet_medium, wavenet_small
 
 CONFIGS = {"SMALL": wavenet_small, "MEDIUM": wavenet_medium}
+OUTPUTS = {
+    "mulaw": {},  # the presets' default: MuLawCategorical(256), embedding input
+    "logistic_mixture": {"output": DiscretizedLogisticMixture(10), "input_encoding": "continuous"},
+}
 METHODS = ("fast", "cached", "naive")
 # steps per timed round, by method (the naive path is thousands of times slower per step)
 STEPS = {"fast": 300, "cached": 60, "naive": 6}
 
 
-def build(config: str, device: str) -> WaveNet:
+def build(config: str, device: str, output: str = "mulaw") -> WaveNet:
     torch.manual_seed(0)
-    return CONFIGS[config]().eval().to(device)
+    return CONFIGS[config](**OUTPUTS[output]).eval().to(device)
+
+
+def silence(model: WaveNet, batch: int, device: str) -> torch.Tensor:
+    dist = model.output
+    return torch.full((batch,), dist.silence(), device=device,
+                      dtype=torch.long if dist.discrete else torch.float32)
 
 
 def _sync(device: str) -> None:
@@ -51,51 +72,73 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(stepper, batch: int, steps: int, device: str) -> float:
-    """Seconds per step over ``steps`` steps (feeding back a fixed value)."""
-    x = torch.full((batch,), 128, device=device)
+def time_steps(stepper, model: WaveNet, batch: int, steps: int, device: str,
+               sample: bool = False) -> float:
+    """Seconds per step over ``steps`` steps: feeding back silence, or with ``sample``
+    the value drawn from each step's output."""
+    x = silence(model, batch, device)
+    generator = torch.Generator(device=device).manual_seed(0)
     _sync(device)
     start = time.perf_counter()
     for _ in range(steps):
-        stepper(x)
+        params = stepper(x)
+        if sample:
+            x = model.output.sample(params, 1.0, generator)
     _sync(device)
     return (time.perf_counter() - start) / steps
 
 
-def measure_speed(config: str, batch: int, device: str, repeats: int, scale: float) -> dict:
-    model = build(config, device)
-    steppers = {m: steady(make_stepper(m, model, batch), model, batch, device) for m in METHODS}
-    for m, stepper in steppers.items():  # warm-up (allocations, caches, lazy init)
-        time_steps(stepper, batch, max(2, STEPS[m] // 10), device)
-    per_step: dict[str, list[float]] = {m: [] for m in METHODS}
+def measure_speed(config: str, batch: int, device: str, repeats: int, scale: float,
+                  outputs: Sequence[str] = ("mulaw",), sample: bool = False) -> list[dict]:
+    """One row per output; every (output, method) pair is timed in every round, so
+    the outputs are compared side by side as the methods are."""
+    models = {o: build(config, device, o) for o in outputs}
+    pairs = list(itertools.product(outputs, METHODS))
+    steppers = {(o, m): steady(make_stepper(m, models[o], batch), models[o], batch, device)
+                for o, m in pairs}
+    for (o, m), stepper in steppers.items():  # warm-up (allocations, caches, lazy init)
+        time_steps(stepper, models[o], batch, max(2, STEPS[m] // 10), device, sample)
+    per_step: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
     for _ in range(repeats):
-        for m in METHODS:
+        for o, m in pairs:
             steps = max(2, int(STEPS[m] * scale))
-            per_step[m].append(time_steps(steppers[m], batch, steps, device))
-    median = {m: statistics.median(v) for m, v in per_step.items()}
-    return {
-        "config": config,
-        "layers": len(model.stack),
-        "receptive_field": model.receptive_field,
-        "batch": batch,
-        "device": device,
-        "threads": torch.get_num_threads(),
-        "samples_per_s": {m: round(batch / median[m], 1) for m in METHODS},
-        "ratio_fast_vs_naive": round(median["naive"] / median["fast"], 1),
-        "ratio_cached_vs_naive": round(median["naive"] / median["cached"], 1),
-        "ms_per_step": {m: round(1000 * median[m], 3) for m in METHODS},
-        "spread_pct": {m: round(100 * (max(v) - min(v)) / statistics.median(v))
-                       for m, v in per_step.items()},
-        "repeats": repeats,
-    }
+            per_step[o, m].append(time_steps(steppers[o, m], models[o], batch, steps, device,
+                                             sample))
+    rows = []
+    for o in outputs:
+        times = {m: per_step[o, m] for m in METHODS}
+        median = {m: statistics.median(v) for m, v in times.items()}
+        rows.append({
+            "config": config,
+            "output": o,
+            "sample": sample,
+            "layers": len(models[o].stack),
+            "receptive_field": models[o].receptive_field,
+            "batch": batch,
+            "device": device,
+            "threads": torch.get_num_threads(),
+            "samples_per_s": {m: round(batch / median[m], 1) for m in METHODS},
+            "ratio_fast_vs_naive": round(median["naive"] / median["fast"], 1),
+            "ratio_cached_vs_naive": round(median["naive"] / median["cached"], 1),
+            "ms_per_step": {m: round(1000 * median[m], 3) for m in METHODS},
+            "spread_pct": {m: round(100 * (max(v) - min(v)) / statistics.median(v))
+                           for m, v in times.items()},
+            "repeats": repeats,
+        })
+    if len(outputs) > 1:  # each round's ratio to the first output, then the median
+        first = outputs[0]
+        for row in rows[1:]:
+            row[f"fast_speedup_vs_{first}"] = round(statistics.median(
+                a / b for a, b in zip(per_step[first, "fast"], per_step[row["output"], "fast"],
+                                      strict=True)), 2)
+    return rows
 
 
 def steady(stepper, model: WaveNet, batch: int, device: str):
     """Put a stepper in its steady state. Only the naive path needs it: its window
     grows to the receptive field over the first steps, so it is filled up front."""
     if isinstance(stepper, NaiveStepper):
-        x = torch.full((batch,), 128, device=device)
-        stepper.inputs = [x] * model.receptive_field
+        stepper.inputs = [silence(model, batch, device)] * model.receptive_field
         stepper.t = model.receptive_field
     return stepper
 
@@ -108,7 +151,7 @@ def measure_memory(model: WaveNet, batch: int, device: str, method: str) -> dict
     """
     def run():
         stepper = steady(make_stepper(method, model, batch), model, batch, device)
-        time_steps(stepper, batch, 3, device)
+        time_steps(stepper, model, batch, 3, device)
         return stepper
 
     if device.startswith("cuda"):
@@ -135,6 +178,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 16])
+    parser.add_argument("--outputs", nargs="+", default=["mulaw"], choices=list(OUTPUTS))
+    parser.add_argument("--sample", action="store_true",
+                        help="draw each next value from the output (as generation does)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
@@ -144,17 +190,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     repeats, scale = (2, 0.3) if args.quick else (args.repeats, 1.0)
-    for config in args.configs:
-        for batch in args.batches:
-            with torch.inference_mode():
-                row = measure_speed(config, batch, args.device, repeats, scale)
+    for config, batch in itertools.product(args.configs, args.batches):
+        with torch.inference_mode():
+            rows = measure_speed(config, batch, args.device, repeats, scale, args.outputs,
+                                 args.sample)
+            for row in rows:
                 if not args.no_memory:
-                    model = build(config, args.device)
+                    model = build(config, args.device, row["output"])
                     memory = {m: measure_memory(model, batch, args.device, m) for m in METHODS}
                     row["peak_mem_mb"] = {m: v["peak"] for m, v in memory.items()}
                     row["held_mem_mb"] = {m: v["held"] for m, v in memory.items()}
-            print(json.dumps(row), flush=True)
-
+                print(json.dumps(row), flush=True)
 
 if __name__ == "__main__":
     main()

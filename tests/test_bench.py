@@ -1,4 +1,4 @@
-"""The classifier benchmark runs end to end and reports what it promises."""
+"""The benchmarks run end to end and report what they promise."""
 
 import json
 import subprocess
@@ -79,3 +79,53 @@ def test_ensemble_bench_scores_members_and_ensemble_per_shared_speaker(fsdd_root
         timeout=60)
     assert empty.returncode == 2 and f"no <speaker>/checkpoints/last.ckpt under {tmp_path}" \
         in empty.stderr
+
+
+def test_generation_bench_reports_both_output_distributions():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "generation.py"), "--quick", "--configs", "SMALL",
+         "--batches", "1", "--outputs", "mulaw", "logistic_mixture", "--sample", "--no-memory"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["output"] for r in rows] == ["mulaw", "logistic_mixture"]
+    for row in rows:
+        assert row["sample"] is True and row["config"] == "SMALL" and row["batch"] == 1
+        assert all(v > 0 for v in row["samples_per_s"].values())
+
+
+def test_output_distributions_bench_scores_both_outputs_on_one_scale(tmp_path):
+    import torch
+    from omegaconf import OmegaConf
+
+    from tests.conftest import save_checkpoint
+    from wavedil.data.sources import DataInfo
+    from wavedil.distributions import DiscretizedLogisticMixture
+    from wavedil.models import WaveNet
+
+    data = {"_target_": "wavedil.data.GenerationDataModule",
+            "source": {"_target_": "wavedil.data.SyntheticTones", "_partial_": True,
+                       "sample_rate": 8000, "clip_length": 1000, "num_train": 8, "seed": 0},
+            "root": None, "batch_size": 4, "crop_length": 500, "seed": 0}
+    torch.manual_seed(0)
+    models = {"mulaw": WaveNet(8, 8, 8, dilations=[1, 2]),
+              "mixture": WaveNet(8, 8, 8, dilations=[1, 2], input_encoding="continuous",
+                                 output=DiscretizedLogisticMixture(3))}
+    for name, model in models.items():
+        (tmp_path / name / "checkpoints").mkdir(parents=True)
+        OmegaConf.save(OmegaConf.create({"data": data}), tmp_path / name / "config.yaml")
+        save_checkpoint(model, DataInfo(8000), tmp_path / name / "checkpoints" / "last.ckpt")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "output_distributions.py"), "--runs",
+         str(tmp_path / "mulaw"), str(tmp_path / "mixture")],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    mulaw, mixture = (json.loads(line) for line in out.splitlines())
+    assert (mulaw["output"], mixture["output"]) == ("MuLawCategorical",
+                                                    "DiscretizedLogisticMixture")
+    assert mulaw["test_samples"] == mixture["test_samples"] > 0
+    # spreading a code's probability over the 16-bit values it stands for costs bits
+    assert mulaw["bits_per_16_bit_sample"] > mulaw["bits_per_mu_law_code"] > 0
+    assert 0 < mixture["bits_per_16_bit_sample"] < 30
+    missing = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "output_distributions.py"), "--runs",
+         str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0 and "config.yaml" in missing.stderr

@@ -101,6 +101,20 @@ def test_front_end_is_a_config_group(tmp_path):
     assert type(net.frontend).__name__ == "LogMelFrontend" and net.frontend.n_mels == 24
 
 
+@pytest.mark.parametrize("model", ["wavenet", "wavenet_small"])
+def test_output_distribution_is_a_config_group(model, tmp_path):
+    base = [f"output_dir={tmp_path}", f"model={model}"]
+    _, default, *_ = build(compose_train(base))
+    assert type(default.output).__name__ == "MuLawCategorical"
+    assert default.input_encoding == "embedding"
+    _, mixture, *_ = build(compose_train([*base, "model/output=logistic_mixture",
+                                          "model.output.components=5"]))
+    assert type(mixture.output).__name__ == "DiscretizedLogisticMixture"
+    assert mixture.input_encoding == "continuous" and mixture.output.bits == 16
+    assert mixture(torch.rand(2, 300) * 2 - 1).shape == (2, 15, 300)
+    assert mixture.stack.receptive_field == default.stack.receptive_field  # only the ends differ
+
+
 def test_fsdd_logmel_experiment_changes_only_the_front_end(tmp_path):
     base = [f"output_dir={tmp_path}", f"data.root={tmp_path}"]
     mfcc = OmegaConf.to_container(compose_train([*base, "experiment=fsdd_classifier"]))

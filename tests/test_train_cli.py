@@ -25,11 +25,13 @@ def run_train(tmp_path: Path, *overrides: str, timeout: int = 600) -> subprocess
     return result
 
 
-@pytest.mark.parametrize("experiment", [None, "synthetic_classifier"])
+@pytest.mark.parametrize("experiment",
+                         [None, "synthetic_classifier", "model/output=logistic_mixture"])
 def test_fast_dev_run_on_embedded_data(tmp_path, experiment):
-    extra = [f"experiment={experiment}"] if experiment else []
+    extra = [] if experiment is None else [
+        experiment if "=" in experiment else f"experiment={experiment}"]
     result = run_train(tmp_path, "trainer.fast_dev_run=true", *extra)
-    metric = "test/accuracy" if experiment else "test/bits_per_sample"
+    metric = "test/accuracy" if experiment == "synthetic_classifier" else "test/bits_per_sample"
     assert metric in result.stdout + result.stderr
     assert (tmp_path / "config.yaml").is_file()
 

@@ -14,8 +14,11 @@ import soundfile as sf
 import torch
 
 from tests.conftest import REPO, save_checkpoint, tone, write_wav
+from wavedil.checkpoint import load_model
 from wavedil.cli.sample import main
 from wavedil.data.sources import DataInfo
+from wavedil.distributions import DiscretizedLogisticMixture
+from wavedil.inference import generate
 from wavedil.models import WaveNet, WaveNetClassifier
 
 MEL = {"n_mels": 8, "hop_length": 32, "n_fft": 128}
@@ -28,6 +31,8 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     plain = WaveNet(8, 8, 8, dilations=[1, 2, 4, 8])
     speakers = WaveNet(8, 8, 8, dilations=[1, 2, 4], global_classes=2)
     mel = WaveNet(8, 8, 8, dilations=[1, 2, 4], local_channels=8, local_hop_length=32)
+    mixture = WaveNet(8, 8, 8, dilations=[1, 2, 4], input_encoding="continuous",
+                      output=DiscretizedLogisticMixture(3))
     classifier = WaveNetClassifier(2, residual_channels=4, gate_channels=4, skip_channels=4,
                                    dilations=[1])
     return {
@@ -36,6 +41,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
             speakers, DataInfo(8000, speaker_names=["ann", "bob"], global_label="speaker"),
             root / "speakers.ckpt"),
         "mel": save_checkpoint(mel, DataInfo(8000, local_features=MEL), root / "mel.ckpt"),
+        "mixture": save_checkpoint(mixture, DataInfo(8000), root / "mixture.ckpt"),
         "classifier": save_checkpoint(classifier, DataInfo(8000, class_names=["a", "b"]),
                                       root / "classifier.ckpt", task="classification"),
     }
@@ -63,6 +69,15 @@ def test_same_seed_same_audio(checkpoints, tmp_path):
     a, _ = sf.read(tmp_path / "a" / "sample_000.wav")
     b, _ = sf.read(tmp_path / "b" / "sample_000.wav")
     assert len(a) == 400 and np.array_equal(a, b)
+
+
+def test_a_logistic_mixture_checkpoint_writes_its_16_bit_values_exactly(checkpoints, tmp_path):
+    assert run("--checkpoint", checkpoints["mixture"], "--samples", 400, "--seed", 5,
+               "--out", tmp_path) == 0
+    written, rate = sf.read(tmp_path / "sample_000.wav", dtype="float32")
+    expected = generate(load_model(checkpoints["mixture"]).model, 400, seed=5).values[0]
+    assert rate == 8000 and torch.equal(torch.from_numpy(written), expected)
+    assert len(np.unique(written)) > 100
 
 
 def test_speaker_names_and_unknown_speakers(checkpoints, tmp_path, capsys):

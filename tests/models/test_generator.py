@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from wavedil.distributions import MuLawCategorical
+from wavedil.distributions import DiscretizedLogisticMixture, MuLawCategorical
 from wavedil.models import WaveNet, wavenet_medium, wavenet_small, wavenet_tiny
 from wavedil.nn import dilation_schedule
 from wavedil.receptive_field import measure_receptive_field
@@ -16,11 +16,20 @@ CONFIGS = {
     "local_linear": dict(dilations=[1, 2, 4], kernel_size=3, local_channels=10,
                          local_hop_length=8, local_upsample="linear", local_hidden_channels=6),
     "classes_64": dict(dilations=[1, 2], output=MuLawCategorical(64)),
+    "logistic_mixture": dict(dilations=[1, 2, 4, 8], kernel_size=3, input_encoding="continuous",
+                             output=DiscretizedLogisticMixture(4)),
 }
 
 
 def make(name: str) -> WaveNet:
     return WaveNet(12, 16, 14, **CONFIGS[name])
+
+
+def inputs(net: WaveNet, batch: int, length: int) -> torch.Tensor:
+    """Random previous values: codes, or amplitudes for a continuous output."""
+    if net.input_encoding == "continuous":
+        return net.output.encode(torch.rand(batch, length) * 2 - 1)
+    return torch.randint(0, net.output.out_channels, (batch, length))
 
 
 def conditioning(net: WaveNet, batch: int, length: int):
@@ -38,7 +47,7 @@ def conditioning(net: WaveNet, batch: int, length: int):
 @pytest.mark.parametrize("name", CONFIGS)
 def test_shapes(name):
     net = make(name)
-    x = torch.randint(0, net.output.out_channels, (3, 100))
+    x = inputs(net, 3, 100)
     out = net(x, *conditioning(net, 3, 100))
     assert out.shape == (3, net.output.out_channels, 100)
 
@@ -47,17 +56,17 @@ def test_shapes(name):
 def test_causal_perturbing_the_future_leaves_the_past_unchanged(name):
     net = make(name).eval()
     t = 37
-    x = torch.randint(0, net.output.out_channels, (2, 90))
+    x = inputs(net, 2, 90)
     local, global_ = conditioning(net, 2, 90)
     y = net(x, local, global_)
     x2 = x.clone()
-    x2[..., t:] = torch.randint(0, net.output.out_channels, x2[..., t:].shape)
+    x2[..., t:] = inputs(net, 2, 90 - t)
     y2 = net(x2, local, global_)
     torch.testing.assert_close(y2[..., :t], y[..., :t], rtol=0, atol=1e-6)
     assert not torch.allclose(y2[..., t:], y[..., t:])  # the test can fail: later steps did change
 
 
-@pytest.mark.parametrize("name", ["k2_plain", "k3_onehot", "local_repeat"])
+@pytest.mark.parametrize("name", ["k2_plain", "k3_onehot", "local_repeat", "logistic_mixture"])
 def test_receptive_field_from_gradients(name):
     net = make(name).double()
     field = net.receptive_field
@@ -65,11 +74,11 @@ def test_receptive_field_from_gradients(name):
     local, _ = conditioning(net, 1, length)
     local = None if local is None else local.double()
 
-    if net.input_encoding == "onehot":  # measure through the input conv too
-        def fn(onehot):
-            h = net.input_layer(onehot)
+    if net.input_encoding != "embedding":  # measure through the input conv too
+        def fn(conv_input):  # one-hot vectors or amplitudes
+            h = net.input_layer(conv_input)
             return net.head(net.stack(h, net.upsample_local(local, length)).skip)
-        channels = net.output.out_channels
+        channels = net.input_layer.in_channels
     else:  # an embedding is per step: measure from its output
         def fn(h):
             return net.head(net.stack(h, net.upsample_local(local, length)).skip)

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=positive_int, default=None,
                         help="independent clips (default 1, or one per --speaker value)")
     parser.add_argument("--temperature", type=non_negative_float, default=1.0,
-                        help="sampling temperature; 0 always takes the most likely value")
+                        help="sampling temperature; 0 always takes the most likely value (for a "
+                             "logistic mixture, its likeliest component's mean)")
     parser.add_argument("--seed", type=int, default=None,
                         help="random seed (printed when drawn, so a run can be repeated)")
     parser.add_argument("--speaker", "--class", dest="classes", nargs="+", metavar="NAME",

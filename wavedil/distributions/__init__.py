@@ -2,5 +2,6 @@
 
 from wavedil.distributions.base import OutputDistribution
 from wavedil.distributions.categorical import MuLawCategorical, gumbel_argmax
+from wavedil.distributions.logistic import DiscretizedLogisticMixture
 
-__all__ = ["MuLawCategorical", "OutputDistribution", "gumbel_argmax"]
+__all__ = ["DiscretizedLogisticMixture", "MuLawCategorical", "OutputDistribution", "gumbel_argmax"]

@@ -157,8 +157,23 @@ class FastStepper:
         # -- preallocated per-step buffers and their per-layer views
         self.embedding = (model.input_layer.weight.detach()
                           if model.input_encoding == "embedding" else None)
-        self.input_cache = None if self.embedding is not None else model.input_layer.init_cache(
-            batch, self.device, self.dtype)
+        self.input_cache = None
+        self._amplitude_windows: list[tuple[Tensor, Tensor, Tensor]] | None = None
+        if model.input_encoding == "continuous":
+            # the input conv on amplitudes: each value is written twice into a buffer of
+            # two spans, so the last span is always one contiguous slice; one addmm then
+            conv = model.input_layer
+            k, d = conv.kernel_size[0], conv.dilation[0]
+            span = (k - 1) * d + 1
+            amplitudes = torch.zeros(batch, 2 * span, **dev)  # zeros: forward's padding
+            self._amplitude_windows = [
+                (amplitudes[:, p], amplitudes[:, p + span], amplitudes[:, p + 1:p + 1 + span:d])
+                for p in range(span)]  # (B,), (B,), (B, k) oldest first
+            self._input_taps = conv.weight.detach()[:, 0, :].t().to(**dev).contiguous()  # (k, R)
+            self._input_bias = (conv.bias.detach().to(**dev) if conv.bias is not None
+                                else torch.zeros(r, **dev))
+        elif self.embedding is None:  # one-hot vectors: the conv's own cached step
+            self.input_cache = model.input_layer.init_cache(batch, self.device, self.dtype)
         self.carried = torch.zeros(n + 1, batch, r + s, **dev)  # [x_l - c_l ; skip sum so far]
         self.past = torch.empty(n, batch, 2 * g, **dev)
         self._past_taps = torch.empty(n * taps, batch, 2 * g, **dev)
@@ -225,6 +240,12 @@ class FastStepper:
         # input layer -> carried[0] = [x_0 ; 0]
         if self.embedding is not None:
             self._first_input.copy_(torch.index_select(self.embedding, 0, x, out=self._embedded))
+        elif self._amplitude_windows is not None:
+            now, twin, window = self._amplitude_windows[t % len(self._amplitude_windows)]
+            now.copy_(x)
+            twin.copy_(x)
+            self._first_input.copy_(torch.addmm(self._input_bias, window, self._input_taps,
+                                                out=self._embedded))
         else:
             h0, self.input_cache = self.model.input_layer.step(
                 self.model._conv_input(x.unsqueeze(-1)), self.input_cache)

@@ -15,7 +15,11 @@ next step, and differ only in cost per sample:
 
 Sampling draws from the distribution with a seeded ``torch.Generator``; the
 steppers consume the random numbers identically, so the same seed gives the
-same audio whichever stepper runs.
+same audio whichever stepper runs. (With a continuous output such as
+:class:`~wavedil.distributions.DiscretizedLogisticMixture` in float32, the
+steppers' rounding differences, about 1e-7, can now and then put a value on the
+other side of a 16-bit step; from there the streams part by a few steps. In
+float64 they agree exactly.)
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ class Generation(NamedTuple):
     """What :func:`generate` returns.
 
     Attributes:
-        values: generated values ``(B, T)`` (mu-law codes for a categorical output).
+        values: generated values ``(B, T)``: mu-law codes (long) for a categorical
+            output, grid amplitudes (float) for a logistic mixture.
         audio: the same decoded to ``(B, T)`` floats in [-1, 1].
         seconds: wall time of the sampling loop.
     """
@@ -142,7 +147,9 @@ def generate(
         num_samples: samples to generate per stream.
         batch_size: independent streams (default: from the conditioning or prime, else 1).
         method: ``"fast"``, ``"cached"`` or ``"naive"`` (same numbers, different cost).
-        temperature: divides the logits; 0 takes the most likely value every step.
+        temperature: divides the logits (a mixture: its weights' logits, and multiplies
+            its scales); 0 takes the most likely value (a mixture: the mean of its
+            likeliest component) every step.
         seed: seeds the sampling generator (same seed, same audio); ``None`` draws from
             torch's global generator.
         global_cond: ``(B,)`` class ids or ``(B, E)`` vectors, if the model is
