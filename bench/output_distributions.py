@@ -37,7 +37,7 @@ PCM_LEVELS = 2**15  # 16-bit values are i / 2**15
 
 
 def to_16_bit(audio: Tensor) -> Tensor:
-    return torch.round(audio.clamp(-1, 1) * PCM_LEVELS).clamp(-PCM_LEVELS, PCM_LEVELS - 1) / PCM_LEVELS
+    return DiscretizedLogisticMixture(bits=16).encode(audio)  # the nearest 16-bit value
 
 
 def log_prob_16_bit(model: WaveNet, audio: Tensor, local: Tensor | None,
