@@ -149,3 +149,18 @@ def test_wrong_number_of_parameter_channels_is_refused():
     dist = DiscretizedLogisticMixture(10)
     with pytest.raises(ValueError, match=r"\(B, 30, \.\.\.\).*\(2, 256, 7\)"):
         dist.nll(torch.zeros(2, 256, 7), torch.zeros(2, 7))
+
+
+def test_half_precision_parameters_are_scored_in_float32():
+    dist = DiscretizedLogisticMixture(2, bits=16)
+    params = torch.randn(2, 6, 30) * 0.5
+    values = dist.encode(torch.rand(2, 30) * 2 - 1)
+    for dtype in (torch.bfloat16, torch.float16):
+        low = dist.log_prob(params.to(dtype), values)
+        assert low.dtype == torch.float32
+        # the same as float32 on the rounded parameters: the values keep all 16 bits
+        torch.testing.assert_close(low, dist.log_prob(params.to(dtype).float(), values))
+        drawn = dist.sample(params.to(dtype), 1.0, torch.Generator().manual_seed(0))
+        assert drawn.dtype == torch.float32
+        assert torch.equal(drawn, dist.sample(params.to(dtype).float(), 1.0,
+                                              torch.Generator().manual_seed(0)))

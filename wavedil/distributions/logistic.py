@@ -111,8 +111,10 @@ class DiscretizedLogisticMixture(OutputDistribution):
 
     def log_prob(self, params: Tensor, target: Tensor) -> Tensor:
         """Log-probability of grid values: ``(B, 3K, T), (B, T) -> (B, T)``."""
-        logits, means, log_scales = self.split(params)  # (B, K, T) each
-        x = target.unsqueeze(1).to(params.dtype)  # (B, 1, T)
+        # at least float32: a 16-bit step is below half precision's resolution near 1
+        dtype = torch.promote_types(params.dtype, torch.float32)
+        logits, means, log_scales = self.split(params.to(dtype))  # (B, K, T) each
+        x = target.unsqueeze(1).to(dtype)  # (B, 1, T)
         inv_scale = torch.exp(-log_scales)
         half_step = 0.5 / self.levels
         upper = (x + half_step - means) * inv_scale  # a: the bin's top, standardised
@@ -137,6 +139,7 @@ class DiscretizedLogisticMixture(OutputDistribution):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         self._check(params)
+        params = params.to(torch.promote_types(params.dtype, torch.float32))  # as in log_prob
         k = gumbel_argmax(params[:, :self.components], temperature, generator)  # (B, *)
         # the chosen component's mean and log scale in one gather: (B, 2, K, *) -> (B, 2, *)
         rest = params[:, self.components:].unflatten(1, (2, self.components))
