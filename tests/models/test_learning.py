@@ -14,21 +14,29 @@ from wavedil.models import WaveNet, WaveNetClassifier
 from wavedil.nn import WaveformFrontend
 
 
-def test_tiny_generator_overfits_a_sine():
-    torch.manual_seed(0)
-    net = WaveNet(16, 16, 32, dilations=[1, 2, 4, 8, 16])
-    t = torch.arange(1024)
-    audio = 0.8 * torch.sin(2 * math.pi * 220 * t / 8000).unsqueeze(0)  # (1, T)
+def sine(samples: int) -> torch.Tensor:
+    return 0.8 * torch.sin(2 * math.pi * 220 * torch.arange(samples) / 8000).unsqueeze(0)
+
+
+def fit(net: WaveNet, audio: torch.Tensor, steps: int, lr: float) -> list[float]:
+    """Teacher-forced Adam steps on one clip ``(1, T)``; the loss at each step."""
     target = net.output.encode(audio)
     inputs = net.shift_right(target)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses = []
-    for _ in range(150):
+    for _ in range(steps):
         loss = net.output.nll(net(inputs), target).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    return losses
+
+
+def test_tiny_generator_overfits_a_sine():
+    torch.manual_seed(0)
+    net = WaveNet(16, 16, 32, dilations=[1, 2, 4, 8, 16])
+    losses = fit(net, sine(1024), steps=150, lr=1e-2)
     assert losses[0] > 5.0  # about ln 256 at the start
     assert min(losses[-10:]) < 0.1 * losses[0], losses[::15]
 
@@ -37,23 +45,13 @@ def test_tiny_mixture_generator_learns_a_sine_and_continues_it():
     torch.manual_seed(0)
     net = WaveNet(16, 16, 32, dilations=[1, 2, 4, 8, 16], input_encoding="continuous",
                   output=DiscretizedLogisticMixture(3))
-    sine = 0.8 * torch.sin(2 * math.pi * 220 * torch.arange(1424) / 8000).unsqueeze(0)
-    audio = sine[:, :1024]  # (1, T)
-    target = net.output.encode(audio)
-    inputs = net.shift_right(target)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(200):
-        loss = net.output.nll(net(inputs), target).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    audio = sine(1424)
+    losses = fit(net, audio[:, :1024], steps=200, lr=1e-3)
     assert losses[0] > 11.0  # about ln 65536 (16-bit values) at the start
     assert min(losses[-10:]) < 0.65 * losses[0], losses[::20]
     # greedy generation primed with the sine carries it on
-    continued = generate(net, 400, prime=sine[:, 824:1024], temperature=0.0).audio
-    assert (continued - sine[:, 1024:]).abs().max() < 0.15
+    continued = generate(net, 400, prime=audio[:, 824:1024], temperature=0.0).audio
+    assert (continued - audio[:, 1024:]).abs().max() < 0.15
 
 
 def test_tiny_classifier_learns_three_timbres():
