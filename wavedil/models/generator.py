@@ -71,7 +71,9 @@ class WaveNet(nn.Module):
         skip_channels: skip and output-head width.
         kernel_size: taps of every dilated convolution.
         dilations: one dilation per residual block (default: 1..512, twice).
-        output: the output distribution (default: 256-way mu-law categorical).
+        output: the output distribution (default: 256-way mu-law categorical; a
+            :class:`~wavedil.distributions.DiscretizedLogisticMixture` takes
+            ``input_encoding="continuous"``).
         input_encoding: how previous values enter the network: ``"embedding"``
             (a learned vector per class), ``"onehot"`` (one-hot vectors through a
             causal conv of ``kernel_size``, the original design) or
