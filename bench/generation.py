@@ -61,11 +61,6 @@ def build(config: str, device: str, output: str = "mulaw") -> WaveNet:
     return CONFIGS[config](**OUTPUTS[output]).eval().to(device)
 
 
-def silence(model: WaveNet, batch: int, device: str) -> torch.Tensor:
-    dist = model.output
-    return torch.full((batch,), dist.silence(), device=device,
-                      dtype=torch.long if dist.discrete else torch.float32)
-
 
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
@@ -76,7 +71,7 @@ def time_steps(stepper, model: WaveNet, batch: int, steps: int, device: str,
                sample: bool = False) -> float:
     """Seconds per step over ``steps`` steps: feeding back silence, or with ``sample``
     the value drawn from each step's output."""
-    x = silence(model, batch, device)
+    x = model.output.silence_values(batch, device)
     generator = torch.Generator(device=device).manual_seed(0)
     _sync(device)
     start = time.perf_counter()
@@ -138,7 +133,7 @@ def steady(stepper, model: WaveNet, batch: int, device: str):
     """Put a stepper in its steady state. Only the naive path needs it: its window
     grows to the receptive field over the first steps, so it is filled up front."""
     if isinstance(stepper, NaiveStepper):
-        stepper.inputs = [silence(model, batch, device)] * model.receptive_field
+        stepper.inputs = [model.output.silence_values(batch, device)] * model.receptive_field
         stepper.t = model.receptive_field
     return stepper
 

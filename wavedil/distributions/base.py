@@ -52,3 +52,8 @@ class OutputDistribution(ABC):
     def silence(self) -> float | int:
         """The value of a silent sample (what generation starts from)."""
         return self.encode(torch.zeros(1)).item()
+
+    def silence_values(self, batch: int, device: torch.device | str | None = None) -> Tensor:
+        """``(batch,)`` silent values, long codes or float amplitudes as :attr:`discrete` says."""
+        return torch.full((batch,), self.silence(), device=device,
+                          dtype=torch.long if self.discrete else torch.float32)

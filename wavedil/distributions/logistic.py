@@ -154,9 +154,6 @@ class DiscretizedLogisticMixture(OutputDistribution):
         # the logistic's inverse CDF; eps keeps u off 0 and 1, where it is infinite
         return self.encode(torch.logit(u, eps=torch.finfo(u.dtype).eps).mul_(scale).add_(mean))
 
-    def silence(self) -> float:
-        return 0.0
-
     def __repr__(self) -> str:
         return (f"DiscretizedLogisticMixture(components={self.components}, bits={self.bits}, "
                 f"log_scale_min={self.log_scale_min})")

@@ -178,8 +178,7 @@ def generate(
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
 
-    x = torch.full((batch,), dist.silence(), device=device,
-                   dtype=torch.long if dist.discrete else torch.float32)
+    x = dist.silence_values(batch, device)
     values = torch.empty(batch, num_samples, dtype=x.dtype, device=device)
     bar = tqdm(total=total * batch, unit="sample", unit_scale=True, disable=not progress,
                desc=f"generating ({method})", smoothing=0.1)
