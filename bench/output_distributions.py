@@ -30,33 +30,40 @@ from torch import Tensor
 
 from wavedil.checkpoint import load_model
 from wavedil.config import register_resolvers, use_data_info
-from wavedil.distributions import DiscretizedLogisticMixture, MuLawCategorical
+from wavedil.distributions import (
+    DiscretizedLogisticMixture,
+    MuLawCategorical,
+    OutputDistribution,
+)
 from wavedil.models import WaveNet
 
-PCM_LEVELS = 2**15  # 16-bit values are i / 2**15
+PCM16 = DiscretizedLogisticMixture(bits=16)  # its encode rounds audio to the 16-bit grid
 
 
-def to_16_bit(audio: Tensor) -> Tensor:
-    return DiscretizedLogisticMixture(bits=16).encode(audio)  # the nearest 16-bit value
-
-
-def log_prob_16_bit(model: WaveNet, audio: Tensor, local: Tensor | None,
-                    glob: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """Log-probability of each 16-bit sample ``(B, T)``, and for a mu-law model that
-    of its code (the model's own measure)."""
-    dist = model.output
-    values = dist.encode(audio)  # codes, or grid amplitudes
-    params = model(model.shift_right(values), local, glob)  # (B, C, T)
+def code_log_widths(dist: OutputDistribution) -> Tensor | None:
+    """For a mu-law output, ``(classes,)`` log of how many 16-bit values each code
+    stands for; ``None`` for a 16-bit mixture, whose values are those already."""
     if isinstance(dist, DiscretizedLogisticMixture):
         if dist.bits != 16:
             raise SystemExit(f"Expected a 16-bit mixture, but found bits={dist.bits}.")
-        return dist.log_prob(params, values), None
+        return None
     if not isinstance(dist, MuLawCategorical):
         raise SystemExit(f"No 16-bit likelihood for {dist!r}.")
-    grid = torch.arange(-PCM_LEVELS, PCM_LEVELS) / PCM_LEVELS
-    count = torch.bincount(dist.encode(grid), minlength=dist.classes).to(params.dtype)
+    grid = torch.arange(-PCM16.levels, PCM16.levels) / PCM16.levels
+    return torch.bincount(dist.encode(grid), minlength=dist.classes).double().log()
+
+
+def log_prob_16_bit(model: WaveNet, audio: Tensor, local: Tensor | None, glob: Tensor | None,
+                    log_widths: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """Log-probability of each 16-bit sample ``(B, T)``, and for a mu-law model that
+    of its code (the model's own measure); ``log_widths`` from :func:`code_log_widths`."""
+    dist = model.output
+    values = dist.encode(audio)  # codes, or grid amplitudes
+    params = model(model.shift_right(values), local, glob)  # (B, C, T)
+    if log_widths is None:
+        return dist.log_prob(params, values), None
     log_code = params.log_softmax(1).gather(1, values.unsqueeze(1)).squeeze(1)  # (B, T)
-    return log_code - count.log()[values], log_code
+    return log_code - log_widths.to(params.dtype)[values], log_code
 
 
 def main() -> None:
@@ -78,12 +85,13 @@ def main() -> None:
         datamodule.setup("test")
         use_data_info(datamodule.info)
         model = load_model(checkpoint, kind="generator").model.eval()
+        log_widths = code_log_widths(model.output)
         total = code_total = 0.0
         samples = 0
         for batch in datamodule.test_dataloader():
-            audio = to_16_bit(batch["audio"])
+            audio = PCM16.encode(batch["audio"])
             lp, lp_code = log_prob_16_bit(model, audio, batch.get("local_cond"),
-                                          batch.get("global_cond"))
+                                          batch.get("global_cond"), log_widths)
             total -= float(lp.sum())
             code_total -= 0.0 if lp_code is None else float(lp_code.sum())
             samples += lp.numel()
