@@ -1,5 +1,5 @@
-"""Test-time speed averaging (:class:`~wavedil.inference.classify.SpeedAveraged`), and
-the expansion and failure count of the paths the command-line tools are given."""
+"""Test-time speed averaging (:class:`~wavedil.inference.classify.SpeedAveraged`),
+ensembles and batched classification of decoded clips."""
 
 from __future__ import annotations
 
@@ -11,13 +11,7 @@ import torchaudio.functional as AF
 from torch import nn
 
 from wavedil.data.functional import pad_batch
-from wavedil.inference.classify import (
-    Ensemble,
-    SpeedAveraged,
-    classify_clips,
-    count_failures,
-    expand_paths,
-)
+from wavedil.inference.classify import Ensemble, SpeedAveraged, classify_clips
 from wavedil.models import WaveNetClassifier
 from wavedil.nn import MFCCFrontend
 
@@ -85,25 +79,6 @@ def test_played_lengths_and_zeroed_tails():
 def test_bad_speeds_are_refused(speeds):
     with pytest.raises(ValueError, match="speed"):
         SpeedAveraged(_classifier(), speeds)
-
-
-def test_expand_paths_and_count_failures(tmp_path):
-    audio = tmp_path / "audio"
-    (audio / "sub").mkdir(parents=True)
-    for name in ("b.wav", "a.FLAC", "sub/c.ogg", "notes.txt"):
-        (audio / name).write_bytes(b"")
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    missing = tmp_path / "missing.wav"
-    paths = expand_paths([audio, empty, missing])
-    assert paths == [audio / "a.FLAC", audio / "b.wav", audio / "sub" / "c.ogg", empty, missing]
-    what = "could not be classified"
-    assert count_failures(paths, [missing], what) == "1 of 4 files could not be classified"
-    assert count_failures(paths, [empty], what) == "1 folder held no audio files"
-    assert (count_failures(paths, [audio / "b.wav", missing, empty], what)
-            == "2 of 4 files could not be classified; 1 folder held no audio files")
-    assert count_failures([missing], [missing], what) == "1 of 1 file could not be classified"
-    assert count_failures(paths, [], what) == ""
 
 
 def test_ensemble_averages_its_members_log_probabilities():

@@ -26,9 +26,9 @@ import torch
 
 from wavedil.checkpoint import CheckpointError, load_model, save_derived
 from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
+from wavedil.cli.common import count_failures, expand_paths
 from wavedil.data.io import AudioError, load_audio
 from wavedil.inference.adapt import adapt
-from wavedil.inference.classify import count_failures, expand_paths
 
 __all__ = ["main"]
 

@@ -24,13 +24,9 @@ import torch
 
 from wavedil.checkpoint import CheckpointError, load_classifier
 from wavedil.cli.arguments import device, positive_int
+from wavedil.cli.common import count_failures, expand_paths
 from wavedil.data.io import AUDIO_EXTENSIONS
-from wavedil.inference.classify import (
-    Failure,
-    count_failures,
-    expand_paths,
-    predict_files,
-)
+from wavedil.inference.classify import Failure, predict_files
 
 __all__ = ["main"]
 

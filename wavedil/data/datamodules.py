@@ -26,9 +26,9 @@ import lightning.pytorch as pl
 from torch.utils.data import DataLoader, Dataset
 
 from wavedil.data.datasets import ClipDataset, CropDataset, collate_clips
+from wavedil.data.features import FeatureCache, check_mel_settings, mel_extractor
 from wavedil.data.sampling import EpochSampler
 from wavedil.data.sources import ClipSource, ClipSplits, DataInfo
-from wavedil.nn import LogMelFrontend
 from wavedil.nn.checks import check_positive_int
 
 __all__ = ["ClassificationDataModule", "GenerationDataModule"]
@@ -140,8 +140,11 @@ class GenerationDataModule(_ClipDataModule):
         batch_size: crops per batch.
         crop_length: samples per crop.
         global_label: condition globally on ``"label"`` or ``"speaker"`` ids, or ``None``.
-        local_features: log-mel arguments (``n_mels``, ``hop_length``, ``n_fft``) for
-            local conditioning, or ``None``.
+        local_features: mel settings (``n_mels``, ``hop_length``, ``n_fft``, optionally
+            ``f_min``, ``f_max``; see :mod:`wavedil.data.features`) for local
+            conditioning, or ``None``.
+        feature_cache: a folder keeping each file's mel frames between runs (``~``
+            expanded), or ``None`` to compute them at every start.
         short_clips: ``"pad"`` or ``"skip"`` clips shorter than the crop.
         crops_per_clip: training crops drawn per clip per epoch.
         num_workers: DataLoader worker processes.
@@ -160,11 +163,14 @@ class GenerationDataModule(_ClipDataModule):
         crops_per_clip: int = 1,
         num_workers: int = 0,
         seed: int | None = 0,
+        feature_cache: str | None = None,
     ) -> None:
         super().__init__(source, root, batch_size, num_workers, seed)
         self.crop_length = check_positive_int("crop_length", crop_length)
         self.global_label = global_label
-        self.local_features = dict(local_features) if local_features is not None else None
+        self.local_features = (check_mel_settings(local_features)
+                               if local_features is not None else None)
+        self.feature_cache = feature_cache
         self.short_clips = short_clips
         self.crops_per_clip = crops_per_clip
 
@@ -174,9 +180,11 @@ class GenerationDataModule(_ClipDataModule):
                        local_features=self.local_features)
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
-        mel = None
+        mel: FeatureCache | Any = None
         if self.local_features is not None:
-            mel = LogMelFrontend(super().info.sample_rate, normalize=False, **self.local_features)
+            rate = super().info.sample_rate
+            mel = (FeatureCache(self.feature_cache, rate, self.local_features)
+                   if self.feature_cache else mel_extractor(rate, self.local_features))
         return CropDataset(
             clips, self.crop_length, train=split == "train", global_label=self.global_label,
             mel=mel, short_clips=self.short_clips,

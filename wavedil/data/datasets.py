@@ -10,7 +10,6 @@ Shape legend: T samples (``crop_length`` for crops), F mel bands, N frames.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
+from wavedil.data.features import LOG_MEL_FLOOR, FeatureCache
 from wavedil.data.functional import crop_or_pad, pad_batch, random_offset
 from wavedil.data.sampling import item_generator
 from wavedil.data.sources import Clip
@@ -27,9 +28,6 @@ from wavedil.nn import LogMelFrontend
 from wavedil.nn.checks import check_choice, check_positive_int
 
 __all__ = ["ClipDataset", "CropDataset", "collate_clips"]
-
-_LOG_FLOOR = math.log(1e-6)  # log-mel of silence, used to pad features
-
 
 class CropDataset(Dataset):
     """Crops of ``crop_length`` samples for teacher-forced training.
@@ -46,7 +44,9 @@ class CropDataset(Dataset):
         train: random (True) or fixed (False) offsets.
         global_label: ``"label"``, ``"speaker"`` or ``None``: which id to return as
             ``global_cond``.
-        mel: front end computing local conditioning features, or ``None``.
+        mel: local conditioning features: a front end computing them, or a
+            :class:`~wavedil.data.features.FeatureCache` (frames of files kept on
+            disk between runs), or ``None``.
         short_clips: ``"pad"`` clips shorter than the crop with silence, or
             ``"skip"`` them.
         crops_per_clip: items per clip per epoch.
@@ -62,7 +62,7 @@ class CropDataset(Dataset):
         crop_length: int,
         train: bool,
         global_label: str | None = None,
-        mel: LogMelFrontend | None = None,
+        mel: LogMelFrontend | FeatureCache | None = None,
         short_clips: str = "pad",
         crops_per_clip: int = 1,
         seed: int = 0,
@@ -105,8 +105,13 @@ class CropDataset(Dataset):
         # on sample i * hop.
         self.features: list[Tensor] | None = None
         if mel is not None:
-            with torch.no_grad():
-                self.features = [mel(c.audio.unsqueeze(0)).features[0] for c in self.clips]
+            clips_bar = tqdm(self.clips, desc="mel frames", unit="clip", leave=False,
+                             disable=len(self.clips) < 200)
+            if isinstance(mel, FeatureCache):
+                self.features = [mel.frames(c.audio, c.path) for c in clips_bar]
+            else:
+                with torch.no_grad():
+                    self.features = [mel(c.audio.unsqueeze(0)).features[0] for c in clips_bar]
 
     def __len__(self) -> int:
         return len(self.clips) * self.crops_per_clip
@@ -124,7 +129,7 @@ class CropDataset(Dataset):
             feats = self.features[index % len(self.clips)]  # (F, N_clip)
             frames = self.crop_length // self.hop
             piece = feats[:, offset // self.hop: offset // self.hop + frames]
-            item["local_cond"] = F.pad(piece, (0, frames - piece.shape[-1]), value=_LOG_FLOOR)
+            item["local_cond"] = F.pad(piece, (0, frames - piece.shape[-1]), value=LOG_MEL_FLOOR)
         return item
 
 

@@ -10,8 +10,7 @@ that cannot be read becomes a :class:`Failure` and the others go on.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from wavedil.data.functional import pad_batch, resample
-from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
+from wavedil.data.io import AudioError, load_audio
 
 __all__ = [
     "Ensemble",
@@ -30,7 +29,6 @@ __all__ = [
     "accuracy_report",
     "classify_clips",
     "confusion_matrix",
-    "expand_paths",
     "per_class_accuracy",
     "predict_files",
     "report_markdown",
@@ -161,42 +159,6 @@ def classify_clips(model: nn.Module, clips: Sequence[Tensor], batch_size: int = 
     out = [model(*pad_batch(list(clips[start:start + batch_size]))).argmax(-1)
            for start in range(0, len(clips), batch_size)]
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
-
-
-def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders replaced by the audio files under them (sorted).
-
-    A path that does not exist, and a folder with no audio files under it, are
-    kept as they are, so that reading them reports the failure.
-    """
-    out: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*")
-                           if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-            out.extend(found or [path])
-        else:
-            out.append(path)
-    return out
-
-
-def count_failures(paths: Sequence[Path], failed: Iterable[Path], what: str) -> str:
-    """``"2 of 6 files {what}"``, with named folders that held no audio counted apart.
-
-    ``paths`` is what :func:`expand_paths` returned, ``failed`` those of them that
-    could not be used; a folder among them is one that held no audio files.
-    """
-    failed = list(failed)
-    folders = sum(path.is_dir() for path in failed)
-    files = len(failed) - folders
-    parts = []
-    if files:
-        total = sum(not path.is_dir() for path in paths)
-        parts.append(f"{files} of {total} file{'s' if total != 1 else ''} {what}")
-    if folders:
-        parts.append(f"{folders} folder{'s' if folders != 1 else ''} held no audio files")
-    return "; ".join(parts)
 
 
 @torch.inference_mode()

@@ -139,6 +139,7 @@ def generate(
     local_cond: Tensor | None = None,
     prime: Tensor | None = None,
     progress: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> Generation:
     """Sample ``num_samples`` values per stream.
 
@@ -158,6 +159,8 @@ def generate(
             samples (``N * hop >= P + num_samples``), if conditioned locally.
         prime: ``(B, P)`` audio in [-1, 1] that the generation continues; not returned.
         progress: show a progress bar with samples per second.
+        on_progress: called now and then with the steps taken so far (for a caller's
+            own progress bar across several calls).
 
     Returns:
         :class:`Generation` of ``(B, num_samples)`` values and audio.
@@ -191,8 +194,11 @@ def generate(
         else:
             x = dist.sample(params, temperature, generator)  # (B,)
             values[:, t - prime_len] = x
-        if progress and (t % 64 == 63 or t == total - 1):
-            bar.update((t + 1) * batch - bar.n)
+        if t % 64 == 63 or t == total - 1:
+            if progress:
+                bar.update((t + 1) * batch - bar.n)
+            if on_progress is not None:
+                on_progress(t + 1)
     seconds = time.perf_counter() - start
     bar.close()
     return Generation(values, dist.decode(values), seconds)

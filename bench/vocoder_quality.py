@@ -1,0 +1,108 @@
+"""Vocoder quality and speed on held-out speech, next to Griffin-Lim from the same frames.
+
+    python bench/vocoder_quality.py --checkpoint VOCODER.ckpt --classifier DIGITS.ckpt \\
+        --data-root ../shared/data/fsdd --speaker george
+
+Prints JSON lines:
+
+* one per file: mel-cepstral distortion, log-mel distance, F0 error and voicing
+  error of the vocoder's and Griffin-Lim's resynthesis against the original, and
+  the classifier's prediction on all three (``--no-files``: left out);
+* ``{"summary": ...}``: the means, the classifier's accuracy on the originals and on
+  each resynthesis (``relative_accuracy`` = resynthesis / originals) and each
+  method's real-time factor in that run (the vocoder batched at ``--batch``);
+* ``{"speed": ...}``: the vocoder's real-time factor at batch 1 and batched, timed
+  side by side on the same ``--speed-files`` files, alternating over ``--repeats``
+  rounds (median; the machine drifts, so the ratio is the reliable figure).
+
+The scoring is :func:`wavedil.inference.vocoder.evaluate_vocoder`, as
+``wavedil-evaluate-vocoder`` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from wavedil.checkpoint import load_classifier, load_model
+from wavedil.cli.evaluate_vocoder import select_clips
+from wavedil.cli.resynth import decode_for_vocoder
+from wavedil.data.sources import FSDD_PATTERN
+from wavedil.inference.vocoder import (
+    VocoderClip,
+    check_vocoder,
+    evaluate_vocoder,
+    mel_frames,
+    resynthesize,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, type=Path)
+    parser.add_argument("--classifier", type=Path, action="append")
+    parser.add_argument("--data-root", required=True, type=Path)
+    parser.add_argument("--speaker", nargs="+", default=["george"])
+    parser.add_argument("--limit", type=int, default=None, help="evenly spaced files")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speed-files", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-files", action="store_true", help="summary and speed only")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    loaded = load_model(args.checkpoint, kind="generator")
+    model, info = loaded.model, loaded.info
+    settings = check_vocoder(model, info.local_features)
+    rate = info.sample_rate
+    classifier, names = None, []
+    if args.classifier:
+        classifier, cinfo = load_classifier(args.classifier)
+        names = cinfo.class_names
+    recordings = sorted(args.data_root.rglob("*.wav"))
+    chosen = select_clips(recordings, FSDD_PATTERN, args.speaker, args.limit)
+    clips = [VocoderClip(str(p), decode_for_vocoder(p, rate, False),
+                         names.index(label) if label in names else None)
+             for p, label in chosen]
+
+    result = evaluate_vocoder(model, settings, rate, clips, classifier, batch_size=args.batch,
+                              temperature=args.temperature, seed=args.seed,
+                              progress=sys.stderr.isatty())
+    if not args.no_files:
+        for row in result["files"]:
+            print(json.dumps(row), flush=True)
+    print(json.dumps({"summary": {"checkpoint": str(args.checkpoint), "speakers": args.speaker,
+                                  "threads": args.threads, **result["summary"]}}), flush=True)
+
+    few = clips[:: max(1, len(clips) // args.speed_files)][: args.speed_files]
+    frames = [mel_frames(c.audio, rate, settings) for c in few]
+    lengths = [len(c.audio) for c in few]
+    seconds = sum(lengths) / rate
+    rtf: dict[int, list[float]] = {1: [], args.batch: []}
+    for _ in range(args.repeats):
+        for batch in rtf:
+            run = resynthesize(model, frames, lengths, batch, temperature=args.temperature,
+                               seed=args.seed)
+            rtf[batch].append(seconds / run.seconds)
+    median = {b: statistics.median(v) for b, v in rtf.items()}
+    print(json.dumps({"speed": {
+        "files": len(few), "audio_seconds": round(seconds, 3), "threads": args.threads,
+        "real_time_factor_batch1": round(median[1], 3),
+        f"real_time_factor_batch{args.batch}": round(median[args.batch], 3),
+        "batched_speedup": round(statistics.median(
+            b / a for a, b in zip(rtf[1], rtf[args.batch], strict=True)), 2),
+        "spread_pct": {str(b): round(100 * (max(v) - min(v)) / statistics.median(v))
+                       for b, v in rtf.items()},
+    }}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

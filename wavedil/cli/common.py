@@ -1,0 +1,118 @@
+"""What every command-line tool shares: one way to report a usage error, input
+paths expanded the same way, and output paths checked before any work.
+
+A tool's ``main`` runs its work through :func:`run_cli`: an error that comes from
+the user's input (a missing file, a bad checkpoint, a value out of range: any
+``OSError`` or ``ValueError``) ends with one line, ``prog: error: ...``, and exit
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from wavedil.data.io import AUDIO_EXTENSIONS
+
+__all__ = [
+    "UsageError",
+    "check_outputs",
+    "count_failures",
+    "expand_paths",
+    "run_cli",
+]
+
+
+class UsageError(ValueError):
+    """A request the tool cannot serve as asked (reported without a traceback)."""
+
+
+def run_cli(prog: str, work: Callable[[], int | None]) -> int:
+    """Run ``work``; a user-input error becomes ``prog: error: ...`` on stderr and 2.
+
+    Returns:
+        ``work``'s exit status (``None`` counts as 0), or 2 after a user-input error.
+    """
+    try:
+        status = work()
+    except (OSError, ValueError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    return 0 if status is None else int(status)
+
+
+def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders replaced by the audio files under them (sorted).
+
+    A path that does not exist, and a folder with no audio files under it, are
+    kept as they are, so that reading them reports the failure.
+    """
+    out: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            out.extend(found or [path])
+        else:
+            out.append(path)
+    return out
+
+
+def count_failures(paths: Sequence[Path], failed: Iterable[Path], what: str) -> str:
+    """``"2 of 6 files {what}"``, with named folders that held no audio counted apart.
+
+    ``paths`` is what :func:`expand_paths` returned, ``failed`` those of them that
+    could not be used; a folder among them is one that held no audio files.
+    """
+    failed = list(failed)
+    folders = sum(path.is_dir() for path in failed)
+    files = len(failed) - folders
+    parts = []
+    if files:
+        total = sum(not path.is_dir() for path in paths)
+        parts.append(f"{files} of {total} file{'s' if total != 1 else ''} {what}")
+    if folders:
+        parts.append(f"{folders} folder{'s' if folders != 1 else ''} held no audio files")
+    return "; ".join(parts)
+
+
+def check_outputs(out_dir: Path, files: Sequence[Path], overwrite: bool,
+                  protected: Sequence[Path] = ()) -> None:
+    """Refuse, before any work, to write ``files`` where that would lose something.
+
+    Checks that ``out_dir`` is (or can become) a folder, that no two outputs share
+    a path, that none is one of the ``protected`` inputs, and, unless ``overwrite``,
+    that none exists yet. Creates ``out_dir``.
+
+    Raises:
+        UsageError: naming the paths in the way and what was expected.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; expected a folder (new or existing).")
+    seen: dict[Path, int] = {}
+    for path in files:
+        seen[path.resolve()] = seen.get(path.resolve(), 0) + 1
+    clashes = sorted(str(p) for p, n in seen.items() if n > 1)
+    if clashes:
+        raise UsageError(f"Two inputs would write the same output {clashes[0]}; expected inputs "
+                         "with distinct names (or one folder holding them).")
+    inputs = {Path(p).resolve() for p in protected}
+    hit = sorted(str(p) for p in seen if p in inputs)
+    if hit:
+        raise UsageError(f"Refusing to overwrite the input {hit[0]}; expected --out elsewhere.")
+    if not overwrite:
+        existing = [str(p) for p in files if p.exists()]
+        if existing:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise UsageError(f"{existing[0]}{more} already exist(s); pass --overwrite to "
+                             "replace, or choose another --out.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"Cannot create --out {out_dir}: {err.strerror or err}.") from err
+    if not os.access(out_dir, os.W_OK):
+        raise UsageError(f"--out {out_dir} is not writable; expected a folder this user can "
+                         "write to.")

@@ -1,0 +1,306 @@
+"""Vocoding: log-mel frames in, a waveform out, with a trained generator or with
+Griffin-Lim (the classical baseline that the neural vocoder has to beat).
+
+Shape legend: B batch, F mel bands, N frames, T samples.
+
+:func:`resynthesize` generates many clips of different lengths in batches: clips
+are sorted by length, each batch's frames are padded with silence to its longest
+clip, every stream is generated to that length, and each is cut back to its own.
+Sorting keeps the padding (work thrown away) small.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import torch
+import torchaudio
+from torch import Tensor
+
+from wavedil.data.features import check_mel_settings, mel_extractor, pad_frames
+from wavedil.inference.sampler import generate
+from wavedil.models.generator import WaveNet
+from wavedil.nn.checks import check_positive_int
+
+__all__ = [
+    "METHODS_SCORED",
+    "Resynthesis",
+    "VocoderClip",
+    "check_vocoder",
+    "evaluate_vocoder",
+    "griffin_lim",
+    "mel_frames",
+    "resynthesize",
+    "score_clip",
+]
+
+#: Silent frames after each clip's own: the upsampler's convs reach this far.
+_EDGE_FRAMES = 2
+
+
+class Resynthesis(NamedTuple):
+    """What :func:`resynthesize` returns.
+
+    Attributes:
+        audio: one ``(T_i,)`` clip per input, in input order.
+        seconds: wall time of generation.
+        samples: samples generated, padding included (``sum T_i`` without it).
+    """
+
+    audio: list[Tensor]
+    seconds: float
+    samples: int
+
+
+def check_vocoder(model: WaveNet, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The mel settings of a locally conditioned generator, checked against the model.
+
+    Raises:
+        ValueError: the model has no local conditioning, or records no mel settings,
+            or its settings do not match its layers.
+    """
+    if model.local_upsampler is None:
+        raise ValueError("Expected a vocoder (a generator with local mel conditioning), but "
+                         "this generator has none (it was trained with data.local_features=null).")
+    if not settings:
+        raise ValueError("This generator is conditioned on mel frames, but its checkpoint does "
+                         "not record the mel settings (data.local_features).")
+    settings = check_mel_settings(settings)
+    if (settings["n_mels"], settings["hop_length"]) != (
+            model.local_channels, model.local_upsampler.hop_length):
+        raise ValueError(
+            f"Expected mel settings of {model.local_channels} bands and a hop of "
+            f"{model.local_upsampler.hop_length} (the model's), but found {settings}.")
+    return settings
+
+
+def mel_frames(audio: Tensor, sample_rate: int, settings: Mapping[str, Any]) -> Tensor:
+    """``(T,)`` audio -> ``(F, T // hop + 1)`` log-mel frames, as training computed them."""
+    with torch.no_grad():
+        return mel_extractor(sample_rate, settings)(audio.unsqueeze(0)).features[0]
+
+
+def griffin_lim(frames: Tensor, sample_rate: int, settings: Mapping[str, Any],
+                length: int | None = None, n_iter: int = 64, seed: int | None = 0) -> Tensor:
+    """Audio from log-mel frames by Griffin-Lim: mel power back to a linear
+    magnitude spectrogram (torchaudio's least-squares ``InverseMelScale``), then
+    fast Griffin-Lim phase recovery (momentum 0.99).
+
+    Shape:
+        ``(F, N) -> (T,)`` or ``(B, F, N) -> (B, T)``; ``T = length`` if given.
+    """
+    settings = check_mel_settings(settings)
+    n_fft, hop = settings["n_fft"], settings["hop_length"]
+    inverse = torchaudio.transforms.InverseMelScale(
+        n_fft // 2 + 1, settings["n_mels"], sample_rate, settings.get("f_min", 0.0),
+        settings.get("f_max"), driver="gelsd").double()
+    power = inverse(frames.double().exp()).clamp(min=0)  # (..., n_fft // 2 + 1, N)
+    generator_state = None
+    if seed is not None:  # GriffinLim draws its initial phases from the global generator
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+    try:
+        audio = torchaudio.transforms.GriffinLim(
+            n_fft, n_iter=n_iter, hop_length=hop, power=1.0, length=length,
+        ).double()(power.sqrt())
+    finally:
+        if generator_state is not None:
+            torch.random.set_rng_state(generator_state)
+    return audio.float().clamp(-1.0, 1.0)
+
+
+def resynthesize(
+    model: WaveNet,
+    frames: Sequence[Tensor],
+    lengths: Sequence[int],
+    batch_size: int = 16,
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+    method: str = "fast",
+    on_progress: Callable[[int], None] | None = None,
+) -> Resynthesis:
+    """Generate one clip per conditioning sequence, batched across clips.
+
+    Args:
+        model: a locally conditioned generator.
+        frames: ``(F, N_i)`` log-mel frames per clip.
+        lengths: samples to generate per clip (at most ``N_i * hop``).
+        batch_size: clips generated together.
+        temperature: sampling temperature (see :func:`~wavedil.inference.generate`).
+        seed: batch ``j`` (in length order) samples with ``seed + j``: the same inputs,
+            batch size and seed give the same audio.
+        method: the stepper (``"fast"``, ``"cached"`` or ``"naive"``).
+        on_progress: called with the samples generated so far, padding included.
+
+    Returns:
+        :class:`Resynthesis`, clips in input order.
+    """
+    check_positive_int("batch_size", batch_size)
+    if len(frames) != len(lengths):
+        raise ValueError(f"Expected one length per clip, but found {len(lengths)} lengths for "
+                         f"{len(frames)} clips.")
+    if model.local_upsampler is None:
+        check_vocoder(model, None)
+    hop = model.local_upsampler.hop_length
+    for i, (f, n) in enumerate(zip(frames, lengths, strict=True)):
+        if f.dim() != 2 or f.shape[0] != model.local_channels:
+            raise ValueError(f"Expected frames of shape ({model.local_channels}, N) for clip {i}, "
+                             f"but found {tuple(f.shape)}.")
+        if not torch.isfinite(f).all():
+            raise ValueError(f"Expected finite mel frames for clip {i}, but found NaN or Inf.")
+        if n < 1 or n > f.shape[-1] * hop:
+            raise ValueError(f"Expected 1 to {f.shape[-1] * hop} samples for clip {i} "
+                             f"({f.shape[-1]} frames of {hop}), but found {n}.")
+    order = sorted(range(len(frames)), key=lambda i: -lengths[i])
+    out: list[Tensor | None] = [None] * len(frames)
+    done, seconds = 0, 0.0
+    for j, start in enumerate(range(0, len(order), batch_size)):
+        chunk = order[start:start + batch_size]
+        longest = lengths[chunk[0]]
+        # every clip's own frames, then silence (as training pads crops past a clip's
+        # end), at least _EDGE_FRAMES of it, so that a clip ends the same way alone
+        # or beside longer ones
+        n_frames = max(frames[i].shape[-1] for i in chunk) + _EDGE_FRAMES
+        local = torch.stack([pad_frames(frames[i], n_frames) for i in chunk])  # (B, F, N)
+
+        def report(steps: int, base: int = done, width: int = len(chunk)) -> None:
+            if on_progress is not None:
+                on_progress(base + steps * width)
+
+        begin = time.perf_counter()
+        result = generate(model, longest, len(chunk), method=method, temperature=temperature,
+                          seed=seed + j, local_cond=local, on_progress=report)
+        seconds += time.perf_counter() - begin
+        done += longest * len(chunk)
+        for row, i in enumerate(chunk):
+            out[i] = result.audio[row, :lengths[i]].cpu()
+    return Resynthesis([a for a in out if a is not None], seconds, done)
+
+
+class VocoderClip(NamedTuple):
+    """One clip to score: its name, ``(T,)`` audio and class index (or ``None``)."""
+
+    name: str
+    audio: Tensor
+    label: int | None = None
+
+
+METHODS_SCORED = ("vocoder", "griffin_lim")
+
+
+def score_clip(reference: Tensor, test: Tensor, sample_rate: int, settings: Mapping[str, Any],
+               reference_pitch: Any = None) -> dict[str, float | None]:
+    """Every quality measure of ``test`` against ``reference`` (see :mod:`wavedil.metrics`)."""
+    from wavedil.metrics import (
+        f0_errors,
+        log_mel_distance,
+        mel_cepstral_distortion,
+        pitch_track,
+    )
+
+    hop = settings["hop_length"]
+    if reference_pitch is None:
+        reference_pitch = pitch_track(reference, sample_rate, hop)
+    return {
+        "mcd_db": round(mel_cepstral_distortion(reference, test, sample_rate, settings), 4),
+        "log_mel_distance_db": round(log_mel_distance(reference, test, sample_rate, settings), 4),
+        **f0_errors(reference_pitch, pitch_track(test, sample_rate, hop)),
+    }
+
+
+def evaluate_vocoder(
+    model: WaveNet,
+    settings: Mapping[str, Any],
+    sample_rate: int,
+    clips: Sequence[VocoderClip],
+    classifier: Any = None,
+    *,
+    batch_size: int = 16,
+    temperature: float = 1.0,
+    seed: int = 0,
+    griffin_lim_iters: int = 64,
+    on_progress: Callable[[int], None] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Resynthesise ``clips`` with the vocoder and with Griffin-Lim from the same frames,
+    and score both against the originals.
+
+    Args:
+        model: the vocoder.
+        settings: its mel settings.
+        sample_rate: its rate (the clips' rate).
+        clips: the originals.
+        classifier: a classifier ``(B, T), lengths -> (B, K)`` (e.g. from
+            :func:`~wavedil.checkpoint.load_classifier`) whose accuracy on the
+            originals and on each resynthesis measures intelligibility, or ``None``.
+        batch_size, temperature, seed: of :func:`resynthesize`.
+        griffin_lim_iters: Griffin-Lim iterations.
+        on_progress: passed to :func:`resynthesize`.
+        progress: a progress bar over the scoring.
+
+    Returns:
+        ``{"files": [per clip], "summary": {...}, "audio": {method: [clips]}}``:
+        per clip the measures of each method; the summary holds their means, the
+        accuracies (with ``relative_accuracy`` = method / originals), and timing.
+    """
+    from tqdm.auto import tqdm
+
+    from wavedil.inference.classify import classify_clips
+    from wavedil.metrics import pitch_track
+
+    settings = check_mel_settings(settings)
+    frames = [mel_frames(c.audio, sample_rate, settings) for c in clips]
+    lengths = [len(c.audio) for c in clips]
+    vocoded = resynthesize(model, frames, lengths, batch_size, temperature=temperature,
+                           seed=seed, on_progress=on_progress)
+    begin = time.perf_counter()
+    gl = [griffin_lim(f, sample_rate, settings, length=n, n_iter=griffin_lim_iters)
+          for f, n in zip(frames, lengths, strict=True)]
+    gl_seconds = time.perf_counter() - begin
+    audio = {"vocoder": vocoded.audio, "griffin_lim": gl}
+
+    rows: list[dict[str, Any]] = []
+    for i, clip in enumerate(tqdm(clips, desc="scoring", unit="file", disable=not progress)):
+        pitch = pitch_track(clip.audio, sample_rate, settings["hop_length"])
+        row: dict[str, Any] = {"file": clip.name, "samples": lengths[i]}
+        for method in METHODS_SCORED:
+            row[method] = score_clip(clip.audio, audio[method][i], sample_rate, settings, pitch)
+        rows.append(row)
+
+    seconds = sum(lengths) / sample_rate
+    summary: dict[str, Any] = {"files": len(clips), "audio_seconds": round(seconds, 3)}
+    for method in METHODS_SCORED:
+        means = {}
+        for key in rows[0][method] if rows else ():
+            values = [r[method][key] for r in rows if r[method][key] is not None]
+            means[key] = round(sum(values) / len(values), 4) if values else None
+        summary[method] = means
+    summary["vocoder"]["real_time_factor"] = round(seconds / max(vocoded.seconds, 1e-9), 3)
+    summary["vocoder"]["batch"] = batch_size
+    summary["vocoder"]["temperature"] = temperature
+    summary["griffin_lim"]["real_time_factor"] = round(seconds / max(gl_seconds, 1e-9), 3)
+    summary["griffin_lim"]["iterations"] = griffin_lim_iters
+
+    labelled = [i for i, c in enumerate(clips) if c.label is not None]
+    if classifier is not None and labelled:
+        truth = torch.tensor([clips[i].label for i in labelled])
+        sources = {"original": [clips[i].audio for i in labelled],
+                   **{m: [audio[m][i] for i in labelled] for m in METHODS_SCORED}}
+        accuracy = {}
+        for name, batch in sources.items():
+            predicted = classify_clips(classifier, batch)
+            accuracy[name] = round(float((predicted == truth).float().mean()), 4)
+            for row_index, guess in zip(labelled, predicted.tolist(), strict=True):
+                rows[row_index].setdefault("predicted", {})[name] = guess
+        for i in labelled:
+            rows[i]["label"] = clips[i].label
+        summary["accuracy"] = accuracy
+        summary["labelled_files"] = len(labelled)
+        for method in METHODS_SCORED:
+            base = accuracy["original"]
+            summary[method]["relative_accuracy"] = (
+                round(accuracy[method] / base, 4) if base > 0 else None)
+    return {"files": rows, "summary": summary, "audio": audio}
