@@ -39,12 +39,11 @@ import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
 import wavedil.data.augment as augment_module
-from wavedil.config import register_resolvers, use_data_info
+from wavedil.config import build, register_resolvers
 from wavedil.data.functional import resample
-from wavedil.inference.classify import SpeedAveraged
+from wavedil.models import SpeedAveraged
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -182,11 +181,7 @@ def main() -> None:
 
     cfg = compose_experiment(args.data_root.resolve(), args.overrides)
     torch.manual_seed(cfg.seed)
-    datamodule = instantiate(cfg.data, _convert_="all")
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    use_data_info(datamodule.info)
-    model = instantiate(cfg.model, _convert_="all")
+    datamodule, model = build(cfg, "fit")
 
     train_set = datamodule.datasets["train"]
     clips = [train_set.clips[i].audio for i in range(0, len(train_set.clips), 20)]

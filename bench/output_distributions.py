@@ -24,12 +24,11 @@ import math
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import Tensor
 
 from wavedil.checkpoint import load_model
-from wavedil.config import register_resolvers, use_data_info
+from wavedil.config import build_data, register_resolvers
 from wavedil.distributions import (
     DiscretizedLogisticMixture,
     MuLawCategorical,
@@ -80,10 +79,7 @@ def main() -> None:
             if not path.is_file():
                 raise SystemExit(f"No {path}; expected a run folder written by train.py.")
         cfg = OmegaConf.load(config)
-        datamodule = instantiate(cfg.data, _convert_="all")
-        datamodule.prepare_data()
-        datamodule.setup("test")
-        use_data_info(datamodule.info)
+        datamodule = build_data(cfg, "test")
         model = load_model(checkpoint, kind="generator").model.eval()
         log_widths = code_log_widths(model.output)
         total = code_total = 0.0

@@ -18,7 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
 from wavedil.data.sources import DataInfo
-from wavedil.inference.classify import Ensemble, SpeedAveraged
+from wavedil.models.wrappers import Ensemble, SpeedAveraged
 from wavedil.spec import from_spec
 from wavedil.tasks.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY
 

@@ -4,20 +4,23 @@
 * ``${datainfo:KEY}`` - a fact about the data, known once the datamodule has
   scanned it: ``sample_rate``, ``num_classes``, ``global_classes`` (``None``
   without global conditioning), ``n_mels`` and ``hop_length`` (``None``
-  without local conditioning). ``train`` sets the data with :func:`use_data_info`
-  before it builds the model, so a model config never repeats what the data say.
+  without local conditioning), so a model config never repeats what the data say.
+
+:func:`build` is the one place that builds a config's data and then its model
+(the model's ``${datainfo:...}`` answered from those data); ``train``, the
+benchmarks and ``wavedil-receptive-field`` all go through it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from wavedil.data.sources import DataInfo
 from wavedil.nn.stack import dilation_schedule
 
-__all__ = ["register_resolvers", "use_data_info"]
+__all__ = ["Built", "build", "build_data", "register_resolvers", "use_data_info"]
 
 _current: DataInfo | None = None
 
@@ -41,6 +44,33 @@ def _datainfo(key: str) -> Any:
     if key not in values:
         raise KeyError(f"Unknown ${{datainfo:{key}}}; expected one of {sorted(values)}.")
     return values[key]
+
+
+class Built(NamedTuple):
+    """What :func:`build` returns: the set-up datamodule and the model."""
+
+    datamodule: Any
+    model: Any
+
+
+def build_data(cfg: DictConfig, stage: str = "fit") -> Any:
+    """The datamodule of ``cfg.data``, prepared and set up for ``stage``, its facts
+    made the answer of ``${datainfo:...}``."""
+    from hydra.utils import instantiate
+
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup(stage)
+    use_data_info(datamodule.info)
+    return datamodule
+
+
+def build(cfg: DictConfig, stage: str = "fit") -> Built:
+    """The data of ``cfg`` (see :func:`build_data`), then the model that fits them."""
+    from hydra.utils import instantiate
+
+    datamodule = build_data(cfg, stage)
+    return Built(datamodule, instantiate(cfg.model, _convert_="all"))
 
 
 def register_resolvers() -> None:

@@ -138,7 +138,7 @@ def test_warmup_cosine_shape():
 
 
 def test_test_speeds_average_the_test_predictions_only():
-    from wavedil.inference.classify import SpeedAveraged
+    from wavedil.models import SpeedAveraged
 
     torch.manual_seed(0)
     net = WaveNetClassifier(3, residual_channels=8, gate_channels=8, skip_channels=8,

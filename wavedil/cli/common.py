@@ -29,18 +29,19 @@ class UsageError(ValueError):
     """A request the tool cannot serve as asked (reported without a traceback)."""
 
 
-def run_cli(prog: str, work: Callable[[], int | None]) -> int:
+def run_cli(prog: str, work: Callable[[], object]) -> int:
     """Run ``work``; a user-input error becomes ``prog: error: ...`` on stderr and 2.
 
     Returns:
-        ``work``'s exit status (``None`` counts as 0), or 2 after a user-input error.
+        ``work``'s exit status if it returns an ``int`` (anything else counts as 0),
+        or 2 after a user-input error.
     """
     try:
         status = work()
     except (OSError, ValueError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
-    return 0 if status is None else int(status)
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:

@@ -25,22 +25,15 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from wavedil.checkpoint import CheckpointError, load_classifier
+from wavedil.checkpoint import load_classifier
 from wavedil.cli.arguments import device, positive_int
+from wavedil.cli.common import UsageError, run_cli
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
-from wavedil.inference.classify import (
-    Failure,
-    accuracy_report,
-    predict_files,
-    report_markdown,
-)
+from wavedil.inference.classify import Failure, predict_files
+from wavedil.metrics.classification import accuracy_report, report_markdown
 from wavedil.plots import plot_confusion_matrix
 
 __all__ = ["evaluate_folder", "main"]
-
-
-class UsageError(ValueError):
-    pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,11 +113,11 @@ def evaluate_folder(args: argparse.Namespace) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        report = evaluate_folder(args)
-    except (FileNotFoundError, CheckpointError, UsageError, ValueError) as err:
-        print(f"wavedil-evaluate: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli("wavedil-evaluate", lambda: _evaluate(args))
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    report = evaluate_folder(args)
     print(report_markdown(report), end="")
     print(f"wrote {args.out / 'confusion.png'}, {args.out / 'per_class.md'}, "
           f"{args.out / 'report.json'}")

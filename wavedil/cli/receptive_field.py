@@ -25,15 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from wavedil.cli.arguments import positive_int
+from wavedil.cli.common import UsageError, run_cli
 from wavedil.receptive_field import LayerField, layer_fields
 
 __all__ = ["main", "model_from_config"]
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-
-
-class UsageError(ValueError):
-    pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,10 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 def model_from_config(overrides: Sequence[str], config_dir: Path = CONF_DIR) -> tuple[Any, int]:
     """The model ``train.py`` would build with these overrides, and the data's rate."""
     from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
     from omegaconf.errors import MissingMandatoryValue
 
-    from wavedil.config import use_data_info
+    from wavedil.config import build
 
     if not (config_dir / "train.yaml").is_file():
         raise UsageError(f"No train.yaml in --config-dir {config_dir}.")
@@ -73,14 +69,11 @@ def model_from_config(overrides: Sequence[str], config_dir: Path = CONF_DIR) -> 
         except Exception as err:  # hydra's override and missing-config errors
             raise UsageError(f"Cannot compose the config with {list(overrides)}: {err}") from err
     try:
-        datamodule = instantiate(cfg.data, _convert_="all")
+        datamodule, model = build(cfg, "fit")
     except MissingMandatoryValue as err:
         raise UsageError(f"The data config needs a value: {err}. "
                          "Pass it as an override, e.g. data.root=PATH.") from err
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    use_data_info(datamodule.info)
-    return instantiate(cfg.model, _convert_="all"), datamodule.info.sample_rate
+    return model, datamodule.info.sample_rate
 
 
 def _table(fields: list[LayerField], rate: int, reported: int | None) -> str:
@@ -136,11 +129,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        report = run(args)
-    except (UsageError, FileNotFoundError, ValueError) as err:
-        print(f"wavedil-receptive-field: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli("wavedil-receptive-field", lambda: _report(args))
+
+
+def _report(args: argparse.Namespace) -> int:
+    report = run(args)
     fields = report.pop("_fields")
     if args.json:
         print(json.dumps(report))

@@ -22,19 +22,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from wavedil.checkpoint import CheckpointError, load_model
+from wavedil.checkpoint import load_model
 from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
-from wavedil.data.io import AudioError, load_audio, write_audio
+from wavedil.cli.common import UsageError, run_cli
+from wavedil.data.io import load_audio, write_audio
 from wavedil.data.sources import DataInfo
 from wavedil.inference import METHODS, generate
 from wavedil.models import WaveNet
 from wavedil.nn import LogMelFrontend
 
 __all__ = ["main"]
-
-
-class UsageError(ValueError):
-    """A request that this checkpoint cannot serve (reported without a traceback)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,14 +183,8 @@ def run(args: argparse.Namespace) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FileNotFoundError, CheckpointError, AudioError, UsageError) as err:
-        print(f"wavedil-sample: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    args = build_parser().parse_args(argv)
+    return run_cli("wavedil-sample", lambda: run(args))
 
 
 if __name__ == "__main__":

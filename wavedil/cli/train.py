@@ -23,9 +23,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from wavedil.checkpoint import AtomicCheckpointIO
-from wavedil.config import use_data_info
+from wavedil.config import build
 from wavedil.data.sources import speakers_of
-from wavedil.inference.classify import accuracy_report, report_markdown
+from wavedil.metrics.classification import accuracy_report, report_markdown
 
 __all__ = ["train", "train_leave_one_speaker_out", "train_once"]
 
@@ -79,12 +79,7 @@ def train_once(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
 
-    datamodule = instantiate(cfg.data, _convert_="all")
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    use_data_info(datamodule.info)
-
-    model = instantiate(cfg.model, _convert_="all")
+    datamodule, model = build(cfg, "fit")
     crop = getattr(datamodule, "crop_length", None)
     if crop is not None and crop < model.receptive_field:
         log.warning(

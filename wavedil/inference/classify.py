@@ -1,5 +1,7 @@
-"""Classify audio files with a trained :class:`~wavedil.models.WaveNetClassifier`,
-and score predictions against labels.
+"""Classify audio files and decoded clips with a trained
+:class:`~wavedil.models.WaveNetClassifier` (or an ensemble of them; see
+:mod:`wavedil.models.wrappers`). Scores against labels are in
+:mod:`wavedil.metrics.classification`.
 
 Shape legend: B batch, T samples, K classes.
 
@@ -14,25 +16,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wavedil.data.functional import pad_batch, resample
+from wavedil.data.functional import pad_batch
 from wavedil.data.io import AudioError, load_audio
 
-__all__ = [
-    "Ensemble",
-    "Failure",
-    "Prediction",
-    "SpeedAveraged",
-    "accuracy_report",
-    "classify_clips",
-    "confusion_matrix",
-    "per_class_accuracy",
-    "predict_files",
-    "report_markdown",
-]
+__all__ = ["Failure", "Prediction", "classify_clips", "predict_files"]
 
 
 class Prediction(NamedTuple):
@@ -58,97 +48,6 @@ class Failure(NamedTuple):
 
     path: Path
     error: str
-
-
-class SpeedAveraged(nn.Module):
-    """Test-time augmentation: a classifier's log-probabilities averaged over copies
-    of the input played at several ``speeds`` (the speed perturbation of training,
-    applied at test time).
-
-    Speed ``s`` plays a clip ``s`` times as fast: it is resampled from ``rate * s``
-    to ``rate`` (band-limited; speeds are rounded to whole percent, as in
-    :class:`~wavedil.data.augment.Augment`), and its length becomes
-    ``ceil(T / s)``. A zero-padded clip in a batch gets the result it gets alone.
-
-    Shapes: ``(B, T), lengths (B,) -> (B, K)`` log-probabilities (mean over speeds;
-    ``softmax`` of them is the normalised geometric mean of the probabilities).
-
-    Example:
-        >>> from wavedil.models import WaveNetClassifier
-        >>> tta = SpeedAveraged(WaveNetClassifier(10, dilations=[1, 2]), (0.9, 1.0, 1.1))
-        >>> tta(torch.randn(2, 800), torch.tensor([800, 640])).shape
-        torch.Size([2, 10])
-    """
-
-    def __init__(self, model: nn.Module, speeds: Sequence[float] = (0.9, 1.0, 1.1)) -> None:
-        super().__init__()
-        if not speeds:
-            raise ValueError("Expected at least one speed, but found none.")
-        percents = [round(100 * s) for s in speeds]
-        bad = [s for s, p in zip(speeds, percents, strict=True) if not 50 <= p <= 200]
-        if bad:
-            raise ValueError(f"Expected speeds between 0.5 and 2.0, but found {bad}.")
-        self.model = model
-        self.percents = percents
-
-    @property
-    def num_classes(self) -> int:
-        return self.model.num_classes
-
-    @property
-    def speeds(self) -> list[float]:
-        return [p / 100 for p in self.percents]
-
-    def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
-        if lengths is None:
-            lengths = torch.full(audio.shape[:1], audio.shape[-1], device=audio.device)
-        total = None
-        for percent in self.percents:
-            if percent == 100:
-                played, played_lengths = audio, lengths
-            else:
-                played = resample(audio, percent, 100)  # (B, ceil(T * 100 / percent))
-                played_lengths = torch.div(lengths * 100 + percent - 1, percent,
-                                           rounding_mode="floor")
-                played = played * (torch.arange(played.shape[-1], device=audio.device)
-                                   < played_lengths[:, None])  # clear the filter's tails
-            logp = self.model(played, played_lengths).log_softmax(-1)  # (B, K)
-            total = logp if total is None else total + logp
-        assert total is not None
-        return total / len(self.percents)
-
-
-class Ensemble(nn.Module):
-    """Several classifiers as one: their log-probabilities averaged.
-
-    ``softmax`` of the result is the normalised geometric mean of the members'
-    probabilities. An average can only correct mistakes the members do not share;
-    on FSDD's unseen speakers neither two seeds nor an MFCC and a log-mel model
-    gained beyond seed spread (README, "Ensembles").
-
-    Shapes: ``(B, T), lengths (B,) -> (B, K)`` log-probabilities.
-
-    Example:
-        >>> from wavedil.models import WaveNetClassifier
-        >>> pair = Ensemble([WaveNetClassifier(10, dilations=[1, 2]),
-        ...                  WaveNetClassifier(10, dilations=[1, 2, 4])])
-        >>> pair(torch.randn(2, 800), torch.tensor([800, 640])).shape
-        torch.Size([2, 10])
-    """
-
-    def __init__(self, members: Sequence[nn.Module]) -> None:
-        super().__init__()
-        if not members:
-            raise ValueError("Expected at least one classifier, but found none.")
-        self.members = nn.ModuleList(members)
-
-    @property
-    def num_classes(self) -> int:
-        return self.members[0].num_classes
-
-    def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
-        total = sum(member(audio, lengths).log_softmax(-1) for member in self.members)
-        return total / len(self.members)
 
 
 @torch.inference_mode()
@@ -204,70 +103,3 @@ def predict_files(
             yield from flush()
     if pending:
         yield from flush()
-
-
-def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], classes: int
-                     ) -> np.ndarray:
-    """``(K, K)`` counts: row = true class, column = predicted class.
-
-    Example:
-        >>> confusion_matrix([0, 0, 1], [0, 1, 1], 2).tolist()
-        [[1, 1], [0, 1]]
-    """
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(labels, dtype=int), np.asarray(predictions, dtype=int)), 1)
-    return matrix
-
-
-def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
-    """Recall per class (diagonal over row sums; NaN for a class with no examples)."""
-    totals = matrix.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(matrix) / totals, np.nan)
-
-
-def accuracy_report(labels: Sequence[int], predictions: Sequence[int],
-                    class_names: Sequence[str],
-                    speakers: Sequence[str | None] | None = None) -> dict:
-    """Accuracy overall, per class and (when ``speakers`` are given) per speaker, with
-    the confusion matrix: plain data, ready for JSON and :func:`report_markdown`.
-
-    Example:
-        >>> r = accuracy_report([0, 0, 1], [0, 1, 1], ["no", "yes"])
-        >>> r["accuracy"], r["per_class"]["no"]
-        (0.6667, {'n': 2, 'correct': 1, 'accuracy': 0.5})
-    """
-    matrix = confusion_matrix(labels, predictions, len(class_names))
-    recall = per_class_accuracy(matrix)
-    report: dict = {
-        "files": int(matrix.sum()),
-        "accuracy": round(float(np.trace(matrix) / max(1, matrix.sum())), 4),
-        "per_class": {n: {"n": int(matrix[i].sum()), "correct": int(matrix[i, i]),
-                          "accuracy": None if np.isnan(recall[i]) else round(float(recall[i]), 4)}
-                      for i, n in enumerate(class_names)},
-        "confusion": matrix.tolist(),
-    }
-    per_speaker: dict[str, list[int]] = {}
-    for t, g, s in zip(labels, predictions, speakers or [], strict=False):
-        if s is not None:
-            counts = per_speaker.setdefault(s, [0, 0])
-            counts[0] += int(t == g)
-            counts[1] += 1
-    if per_speaker:
-        report["per_speaker"] = {s: {"n": n, "accuracy": round(c / n, 4)}
-                                 for s, (c, n) in sorted(per_speaker.items())}
-    return report
-
-
-def report_markdown(report: dict) -> str:
-    """Markdown tables of an :func:`accuracy_report`: per class, and per speaker."""
-    lines = [f"accuracy: {report['accuracy']:.2%} on {report['files']} files", "",
-             "| class | files | correct | accuracy |", "| --- | --- | --- | --- |"]
-    for name, row in report["per_class"].items():
-        acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.2%}"
-        lines.append(f"| {name} | {row['n']} | {row['correct']} | {acc} |")
-    if "per_speaker" in report:
-        lines += ["", "| speaker | files | accuracy |", "| --- | --- | --- |"]
-        lines += [f"| {s} | {row['n']} | {row['accuracy']:.2%} |"
-                  for s, row in report["per_speaker"].items()]
-    return "\n".join(lines) + "\n"

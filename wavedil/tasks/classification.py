@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from wavedil.inference.classify import SpeedAveraged
 from wavedil.models import WaveNetClassifier
+from wavedil.models.wrappers import SpeedAveraged
 from wavedil.tasks.base import Task
 
 __all__ = ["ClassificationTask"]

@@ -1,0 +1,57 @@
+"""Checkpoints (:mod:`wavedil.checkpoint`): models rebuilt from a checkpoint alone,
+ensembles of compatible classifiers, clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import save_checkpoint
+from wavedil.checkpoint import CheckpointError, load_classifier, load_model
+from wavedil.data.sources import DataInfo
+from wavedil.models import Ensemble, SpeedAveraged, WaveNet, WaveNetClassifier
+from wavedil.nn import MFCCFrontend
+
+
+def _classifier() -> WaveNetClassifier:
+    torch.manual_seed(0)
+    return WaveNetClassifier(4, MFCCFrontend(8000, n_mfcc=13), 8, 8, 8, dilations=[1, 2]).eval()
+
+
+def test_load_classifier_builds_an_ensemble_of_compatible_checkpoints(tmp_path):
+    digits = DataInfo(8000, class_names=[str(d) for d in range(4)])
+    a = save_checkpoint(_classifier(), digits, tmp_path / "a.ckpt", task="classification")
+    b = save_checkpoint(_classifier(), digits, tmp_path / "b.ckpt", task="classification")
+    model, info = load_classifier([a])
+    assert isinstance(model, WaveNetClassifier) and info.class_names == digits.class_names
+    model, info = load_classifier([a, b], speeds=[0.9, 1.1])
+    assert isinstance(model, SpeedAveraged) and isinstance(model.model, Ensemble)
+    assert len(model.model.members) == 2
+    other = save_checkpoint(_classifier(), DataInfo(8000, class_names=list("abcd")),
+                            tmp_path / "other.ckpt", task="classification")
+    with pytest.raises(CheckpointError, match="an ensemble needs the same classes"):
+        load_classifier([a, other])
+    faster = save_checkpoint(_classifier(), DataInfo(16000, class_names=digits.class_names),
+                             tmp_path / "fast.ckpt", task="classification")
+    with pytest.raises(CheckpointError, match="16000 Hz.*8000 Hz"):
+        load_classifier([a, faster])
+    with pytest.raises(FileNotFoundError):
+        load_classifier([a, tmp_path / "missing.ckpt"])
+
+
+def test_a_checkpoint_alone_rebuilds_its_model_and_data_info(tmp_path):
+    mel = {"n_mels": 8, "hop_length": 32, "n_fft": 128}
+    net = WaveNet(8, 8, 8, dilations=[1, 2, 4], local_channels=8, local_hop_length=32).eval()
+    path = save_checkpoint(net, DataInfo(8000, local_features=mel), tmp_path / "v.ckpt")
+    loaded = load_model(path, kind="generator")
+    assert loaded.kind == "generator" and loaded.info.local_features == mel
+    x, local = torch.randint(0, 256, (1, 64)), torch.randn(1, 8, 2)
+    torch.testing.assert_close(loaded.model(x, local), net(x, local))
+    with pytest.raises(CheckpointError, match="holds a generator, but a classifier"):
+        load_model(path, kind="classifier")
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="Cannot read checkpoint"):
+        load_model(garbage)
+    with pytest.raises(FileNotFoundError, match="Checkpoint not found"):
+        load_model(tmp_path / "missing.ckpt")
