@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
 from hydra import compose, initialize_config_dir
+from timing import interleaved, medians
 
 import wavedil.data.augment as augment_module
 from wavedil.config import build, register_resolvers
@@ -57,11 +58,7 @@ def compose_experiment(data_root: Path, overrides: list[str]):
 
 def median_seconds(fns: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
     """Each ``fn`` returns seconds per item; round-robin ``repeats`` times, medians."""
-    runs: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            runs[name].append(fn())
-    return {name: statistics.median(v) for name, v in runs.items()}
+    return medians(interleaved(fns, repeats))
 
 
 def per_item(fn: Callable[[], None], items: int) -> Callable[[], float]:

@@ -40,6 +40,7 @@ import time
 from collections.abc import Sequence
 
 import torch
+from timing import spread_pct, sync
 from torch.profiler import ProfilerActivity, profile
 
 from wavedil.distributions import DiscretizedLogisticMixture
@@ -62,24 +63,19 @@ def build(config: str, device: str, output: str = "mulaw") -> WaveNet:
 
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def time_steps(stepper, model: WaveNet, batch: int, steps: int, device: str,
                sample: bool = False) -> float:
     """Seconds per step over ``steps`` steps: feeding back silence, or with ``sample``
     the value drawn from each step's output."""
     x = model.output.silence_values(batch, device)
     generator = torch.Generator(device=device).manual_seed(0)
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(steps):
         params = stepper(x)
         if sample:
             x = model.output.sample(params, 1.0, generator)
-    _sync(device)
+    sync(device)
     return (time.perf_counter() - start) / steps
 
 
@@ -116,8 +112,7 @@ def measure_speed(config: str, batch: int, device: str, repeats: int, scale: flo
             "ratio_fast_vs_naive": round(median["naive"] / median["fast"], 1),
             "ratio_cached_vs_naive": round(median["naive"] / median["cached"], 1),
             "ms_per_step": {m: round(1000 * median[m], 3) for m in METHODS},
-            "spread_pct": {m: round(100 * (max(v) - min(v)) / statistics.median(v))
-                           for m, v in times.items()},
+            "spread_pct": {m: spread_pct(v) for m, v in times.items()},
             "repeats": repeats,
         })
     if len(outputs) > 1:  # each round's ratio to the first output, then the median

@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import torch
+from timing import seconds
 
 from wavedil.nn import DilatedConv1d, SeparableConv1d
 
@@ -33,19 +33,9 @@ CASES = [  # name, batch, in, out, kernel, length, dilations
 ]
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def seconds(fn, device: str, backward: bool) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    y = fn()
-    if backward:
-        y.sum().backward()
-    _sync(device)
-    return time.perf_counter() - start
+def run_once(fn, device: str, backward: bool) -> float:
+    """Seconds for ``fn()`` (and its backward pass with ``backward``)."""
+    return seconds(lambda: fn().sum().backward() if backward else fn(), device)
 
 
 def run_case(name: str, batch: int, c_in: int, c_out: int, k: int, length: int,
@@ -63,10 +53,10 @@ def run_case(name: str, batch: int, c_in: int, c_out: int, k: int, length: int,
     grad = torch.enable_grad() if backward else torch.no_grad()
     with grad:
         for module in paths.values():  # warm-up
-            seconds(lambda m=module: m(x), device, backward)
+            run_once(lambda m=module: m(x), device, backward)
         for _ in range(repeats):
             for p, module in paths.items():
-                times[p].append(seconds(lambda m=module: m(x), device, backward))
+                times[p].append(run_once(lambda m=module: m(x), device, backward))
     ms = {p: 1000 * statistics.median(t) for p, t in times.items()}
     return {
         "case": name, "device": device, "threads": torch.get_num_threads(),

@@ -28,11 +28,12 @@ import sys
 from pathlib import Path
 
 import torch
+from timing import interleaved, medians, spread_pct
 
 from wavedil.checkpoint import load_classifier, load_model
 from wavedil.cli.evaluate_vocoder import select_clips
 from wavedil.cli.resynth import decode_for_vocoder
-from wavedil.data.sources import FSDD_PATTERN
+from wavedil.data.sources import FSDD_PATTERN, fsdd_recordings
 from wavedil.inference.vocoder import (
     VocoderClip,
     check_vocoder,
@@ -67,7 +68,7 @@ def main() -> None:
     if args.classifier:
         classifier, cinfo = load_classifier(args.classifier)
         names = cinfo.class_names
-    recordings = sorted(args.data_root.rglob("*.wav"))
+    recordings = [f.path for f in fsdd_recordings(args.data_root, args.speaker)]
     chosen = select_clips(recordings, FSDD_PATTERN, args.speaker, args.limit)
     clips = [VocoderClip(str(p), decode_for_vocoder(p, rate, False),
                          names.index(label) if label in names else None)
@@ -86,21 +87,21 @@ def main() -> None:
     frames = [mel_frames(c.audio, rate, settings) for c in few]
     lengths = [len(c.audio) for c in few]
     seconds = sum(lengths) / rate
-    rtf: dict[int, list[float]] = {1: [], args.batch: []}
-    for _ in range(args.repeats):
-        for batch in rtf:
-            run = resynthesize(model, frames, lengths, batch, temperature=args.temperature,
-                               seed=args.seed)
-            rtf[batch].append(seconds / run.seconds)
-    median = {b: statistics.median(v) for b, v in rtf.items()}
+    def real_time_factor(batch: int) -> float:
+        run = resynthesize(model, frames, lengths, batch, temperature=args.temperature,
+                           seed=args.seed)
+        return seconds / run.seconds
+
+    rtf = interleaved({str(b): lambda b=b: real_time_factor(b) for b in (1, args.batch)},
+                      args.repeats)
+    median = medians(rtf)
     print(json.dumps({"speed": {
         "files": len(few), "audio_seconds": round(seconds, 3), "threads": args.threads,
-        "real_time_factor_batch1": round(median[1], 3),
-        f"real_time_factor_batch{args.batch}": round(median[args.batch], 3),
+        "real_time_factor_batch1": round(median["1"], 3),
+        f"real_time_factor_batch{args.batch}": round(median[str(args.batch)], 3),
         "batched_speedup": round(statistics.median(
-            b / a for a, b in zip(rtf[1], rtf[args.batch], strict=True)), 2),
-        "spread_pct": {str(b): round(100 * (max(v) - min(v)) / statistics.median(v))
-                       for b, v in rtf.items()},
+            b / a for a, b in zip(rtf["1"], rtf[str(args.batch)], strict=True)), 2),
+        "spread_pct": {b: spread_pct(v) for b, v in rtf.items()},
     }}), flush=True)
 
 

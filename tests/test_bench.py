@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+STUDIES = REPO / "bench" / "studies"
 
 
 def test_classifier_bench_prints_its_four_json_lines(fsdd_root):
@@ -57,7 +58,7 @@ def test_ensemble_bench_scores_members_and_ensemble_per_shared_speaker(fsdd_root
     a = _fake_loso_run(tmp_path / "a" / "loso", ["lucas", "nicolas"], seed=0)
     b = _fake_loso_run(tmp_path / "b" / "loso", ["nicolas"], seed=1)
     out = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "fsdd_ensemble.py"), "--runs", str(a), str(b),
+        [sys.executable, str(STUDIES / "fsdd_ensemble.py"), "--runs", str(a), str(b),
          "--data-root", str(fsdd_root)],
         capture_output=True, text=True, timeout=300, check=True,
     ).stdout
@@ -70,11 +71,11 @@ def test_ensemble_bench_scores_members_and_ensemble_per_shared_speaker(fsdd_root
     assert summary["summary"]["ensemble"] == {"mean": nicolas["ensemble"],
                                               "worst": nicolas["ensemble"]}
     lone = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "fsdd_ensemble.py"), "--runs", str(a),
+        [sys.executable, str(STUDIES / "fsdd_ensemble.py"), "--runs", str(a),
          "--data-root", str(fsdd_root)], capture_output=True, text=True, timeout=60)
     assert lone.returncode == 2 and "at least two loso=true runs" in lone.stderr
     empty = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "fsdd_ensemble.py"), "--runs", str(a),
+        [sys.executable, str(STUDIES / "fsdd_ensemble.py"), "--runs", str(a),
          str(tmp_path), "--data-root", str(fsdd_root)], capture_output=True, text=True,
         timeout=60)
     assert empty.returncode == 2 and f"no <speaker>/checkpoints/last.ckpt under {tmp_path}" \
@@ -115,7 +116,7 @@ def test_output_distributions_bench_scores_both_outputs_on_one_scale(tmp_path):
         OmegaConf.save(OmegaConf.create({"data": data}), tmp_path / name / "config.yaml")
         save_checkpoint(model, DataInfo(8000), tmp_path / name / "checkpoints" / "last.ckpt")
     out = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "output_distributions.py"), "--runs",
+        [sys.executable, str(STUDIES / "output_distributions.py"), "--runs",
          str(tmp_path / "mulaw"), str(tmp_path / "mixture")],
         capture_output=True, text=True, timeout=300, check=True).stdout
     mulaw, mixture = (json.loads(line) for line in out.splitlines())
@@ -126,6 +127,6 @@ def test_output_distributions_bench_scores_both_outputs_on_one_scale(tmp_path):
     assert mulaw["bits_per_16_bit_sample"] > mulaw["bits_per_mu_law_code"] > 0
     assert 0 < mixture["bits_per_16_bit_sample"] < 30
     missing = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "output_distributions.py"), "--runs",
+        [sys.executable, str(STUDIES / "output_distributions.py"), "--runs",
          str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert missing.returncode != 0 and "config.yaml" in missing.stderr

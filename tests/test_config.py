@@ -182,3 +182,31 @@ def test_augmentation_is_a_config_group_built_at_the_data_rate(tmp_path):
     fsdd = compose_train([f"output_dir={tmp_path}", "experiment=fsdd_classifier",
                           "data.root=x", "data.augment=null"])
     assert fsdd.data.augment is None
+
+
+@pytest.mark.parametrize("experiment", ["fsdd_vocoder", "folder_vocoder"])
+@pytest.mark.parametrize("output", ["mulaw", "logistic_mixture"])
+@pytest.mark.parametrize("model", ["vocoder_cpu", "vocoder_gpu"])
+def test_vocoder_presets_compose_with_both_outputs(experiment, output, model, tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", f"experiment={experiment}",
+                         f"data.root={tmp_path}", f"model/output={output}", f"model={model}"])
+    _, net, task, *_ = build(cfg)
+    mel = cfg.data.local_features
+    assert net.local_channels == mel.n_mels and net.local_upsampler.hop_length == mel.hop_length
+    assert net.global_classes is None  # the voice is in the frames, not in an id
+    assert type(net.output).__name__ == {"mulaw": "MuLawCategorical",
+                                         "logistic_mixture": "DiscretizedLogisticMixture"}[output]
+    crop = cfg.data.crop_length
+    assert crop % mel.hop_length == 0
+    if model == "vocoder_cpu":
+        assert net.receptive_field <= crop  # every crop holds a full context
+    batch = {"audio": torch.rand(2, crop) * 0.2 - 0.1,
+             "local_cond": torch.randn(2, mel.n_mels, crop // mel.hop_length)}
+    assert torch.isfinite(task.step(batch, "val"))
+
+
+def test_the_vocoder_holds_its_test_speaker_out_and_never_picks_a_checkpoint_by_it(tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", "experiment=fsdd_vocoder",
+                         f"data.root={tmp_path}"])
+    assert cfg.data.source.split == "speaker" and list(cfg.data.source.test_speakers) == ["george"]
+    assert cfg.data.source.val_speakers is None and cfg.test_ckpt == "last"

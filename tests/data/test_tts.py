@@ -10,14 +10,14 @@ from hydra.utils import instantiate
 
 from tests.test_config import compose_train
 from wavedil.data import ClassificationDataModule, SyntheticClasses, SyntheticVoices
-from wavedil.data import tts as tts_module
+from wavedil.data import espeak as espeak_module
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def _espeak():
     try:
-        return tts_module.Espeak.get()
+        return espeak_module.Espeak.get()
     except ImportError as err:  # neither the wheel nor a system library
         pytest.skip(str(err))
 
@@ -29,7 +29,7 @@ def test_voices_are_a_function_of_the_seed_within_the_ranges():
     assert make(3) != make(4)
     voices = make(3)
     assert all(30 <= v.pitch <= 60 and 140 <= v.rate <= 160 for v in voices)
-    assert all(v.accent in tts_module.ACCENTS and v.variant in tts_module.VARIANTS
+    assert all(v.accent in espeak_module.ACCENTS and v.variant in espeak_module.VARIANTS
                for v in voices)
     assert len({(v.accent, v.variant) for v in voices}) > 25  # many distinct voices
 
@@ -178,9 +178,9 @@ def test_unknown_classes_accents_and_variants_are_named():
 
 def test_a_missing_synthesiser_says_how_to_install_one(monkeypatch):
     monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # import fails
-    monkeypatch.setattr(tts_module.ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(espeak_module.ctypes.util, "find_library", lambda name: None)
     with pytest.raises(ImportError, match=r"wavedil\[tts\]"):
-        tts_module._find_espeak()
+        espeak_module._find_espeak()
 
 
 def test_noise_sets_the_snr_and_is_a_function_of_seed_voice_and_word():
@@ -220,7 +220,7 @@ def test_formant_factors_are_drawn_per_voice_within_the_ranges():
     assert all(v.formants == () for v in SyntheticVoices(words, voices=5).draw())
     uniform = SyntheticVoices(words, voices=40, seed=5, formant_scale=(0.9, 1.2)).draw()
     for voice in uniform:
-        assert len(voice.formants) == tts_module.N_FORMANTS and voice.formants[0] == 1.0
+        assert len(voice.formants) == espeak_module.N_FORMANTS and voice.formants[0] == 1.0
         assert len(set(voice.formants[1:])) == 1 and 0.9 <= voice.formants[1] <= 1.2
     assert len({v.formants for v in uniform}) == 40
     jittered = SyntheticVoices(words, voices=40, seed=5, formant_scale=(0.9, 1.2),
@@ -252,14 +252,14 @@ def test_each_word_jitters_its_voices_formants_of_its_own():
     assert said["6"] != scaled._word_formants(voice, 2, "6")
     alone = SyntheticVoices(words, voices=1, word_formant_jitter=0.1)  # without formant_scale
     spoken = alone._word_formants(alone.draw()[0], 0, "6")
-    assert len(spoken.formants) == tts_module.N_FORMANTS and spoken.formants[4:] == (1.0,) * 5
+    assert len(spoken.formants) == espeak_module.N_FORMANTS and spoken.formants[4:] == (1.0,) * 5
 
 
 def test_a_variants_formant_lines_are_scaled_and_the_rest_kept():
     variant = ("language variant\nname male3\npitch 80 122\n"
                "formant 1  96  97 100\nformant 3 110 70 150 20\nbreath 0 2\n")
     factors = (1.0, 1.25, 0.8, 1.1, 1.0, 1.0, 1.0, 1.0, 1.5)
-    text = tts_module._scale_formants(variant, factors, "slot")
+    text = espeak_module._scale_formants(variant, factors, "slot")
     lines = text.splitlines()
     assert lines[0] == "name slot" and "name male3" not in lines
     assert {"language variant", "pitch 80 122", "breath 0 2"} <= set(lines)
@@ -267,7 +267,7 @@ def test_a_variants_formant_lines_are_scaled_and_the_rest_kept():
     assert "formant 2 80 100 100" in lines        # a default formant (100%) x 0.8
     assert "formant 3 121 70 150 20" in lines     # 110% x 1.1, the rest as it was
     assert "formant 8 150 100 100" in lines
-    assert sum(line.startswith("formant") for line in lines) == tts_module.N_FORMANTS
+    assert sum(line.startswith("formant") for line in lines) == espeak_module.N_FORMANTS
 
 
 def _centroid(audio, sample_rate, top=4000):
@@ -283,7 +283,7 @@ def test_scaled_formants_move_the_spectrum_of_the_voice():
     engine = _espeak()
     if engine.data_path is None or engine._overlay is None:
         pytest.skip("this eSpeak NG does not report its voice data folder")
-    voice = lambda f: tts_module.Voice("en-us", "m3", 50, 150,  # noqa: E731
+    voice = lambda f: espeak_module.Voice("en-us", "m3", 50, 150,  # noqa: E731
                                        (1.0,) + (f,) * 8 if f else ())
     centroids = {f: _centroid(engine.speak("nine", voice(f)), engine.sample_rate)
                  for f in (0.85, 1.0, 1.2)}
@@ -295,7 +295,7 @@ def test_scaled_formants_move_the_spectrum_of_the_voice():
 
 
 _OVERLAY = """
-from wavedil.data.tts import Espeak
+from wavedil.data.espeak import Espeak
 print(Espeak.get()._overlay)
 """
 

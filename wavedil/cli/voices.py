@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wavedil.cli.arguments import positive_int
+from wavedil.data.espeak import ACCENTS
 from wavedil.data.io import load_audio
-from wavedil.data.tts import ACCENTS, SyntheticVoices
+from wavedil.data.tts import SyntheticVoices
 from wavedil.plots import plot_spectrogram_grid
 
 __all__ = ["DIGIT_WORDS", "main"]

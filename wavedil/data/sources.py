@@ -1,5 +1,8 @@
 """Where clips come from: folders of audio files (and the FSDD preset of one).
 
+The records they produce are in :mod:`wavedil.data.records`, the split functions
+in :mod:`wavedil.data.splits` (both re-exported here).
+
 A *source* is an object with ``load() -> ClipSplits``: decoded mono clips at one
 sample rate, split into train/val/test, with the names of their labels and
 speakers. Sources only describe *what* to load until ``load`` is called, so a
@@ -12,27 +15,28 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
 
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from wavedil.data.records import AudioFile, Clip, ClipSource, ClipSplits, DataInfo
+from wavedil.data.splits import speakers_of, split_by_index, split_by_speaker, split_random
 from wavedil.nn.checks import check_choice, check_positive_int
 from wavedil.spec import serializable
 
 __all__ = [
     "FSDD",
+    "FSDD_PATTERN",
     "AudioFile",
     "AudioFolder",
     "Clip",
     "ClipSource",
     "ClipSplits",
     "DataInfo",
+    "fsdd_recordings",
     "parse_fsdd_name",
     "scan_folder",
     "split_by_index",
@@ -43,98 +47,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-
-
-class Clip(NamedTuple):
-    """One decoded clip.
-
-    Attributes:
-        audio: ``(T,)`` float32 mono.
-        label: class index, or ``None`` for unlabelled audio.
-        speaker: speaker index, or ``None``.
-        path: where it came from (for error messages and reports).
-        weight: how much the clip counts in a classifier's training loss (1: as
-            much as any other; synthetic clips may count less).
-    """
-
-    audio: Tensor
-    label: int | None = None
-    speaker: int | None = None
-    path: str = ""
-    weight: float = 1.0
-
-
-@dataclass
-class DataInfo:
-    """What a model needs to know about its data; stored in checkpoints.
-
-    Attributes:
-        sample_rate: Hz of every clip.
-        class_names: label names, index = class id.
-        speaker_names: speaker names, index = speaker id.
-        global_label: what a generator's global class id means (``"label"`` or
-            ``"speaker"``), or ``None``.
-        local_features: :class:`~wavedil.nn.LogMelFrontend` arguments of a
-            generator's local conditioning, or ``None``.
-    """
-
-    sample_rate: int
-    class_names: list[str] = field(default_factory=list)
-    speaker_names: list[str] = field(default_factory=list)
-    global_label: str | None = None
-    local_features: dict[str, Any] | None = None
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def global_names(self) -> list[str]:
-        """Names of the generator's global classes (labels or speakers)."""
-        if self.global_label is None:
-            return []
-        return self.class_names if self.global_label == "label" else self.speaker_names
-
-    @property
-    def num_global(self) -> int:
-        return len(self.global_names)
-
-    @property
-    def n_mels(self) -> int | None:
-        return None if self.local_features is None else int(self.local_features["n_mels"])
-
-    @property
-    def hop_length(self) -> int | None:
-        return None if self.local_features is None else int(self.local_features["hop_length"])
-
-    @property
-    def num_speakers(self) -> int:
-        return len(self.speaker_names)
-
-
-@dataclass
-class ClipSplits:
-    train: list[Clip]
-    val: list[Clip]
-    test: list[Clip]
-    info: DataInfo
-
-
-class ClipSource(Protocol):
-    """Anything that loads :class:`ClipSplits`."""
-
-    sample_rate: int
-
-    def load(self) -> ClipSplits: ...
-
-
-class AudioFile(NamedTuple):
-    """A file found by :func:`scan_folder`, with what its name or folder says."""
-
-    path: Path
-    label: str | None = None
-    speaker: str | None = None
-    index: int | None = None
 
 
 FSDD_PATTERN = r"(?P<label>\d+)_(?P<speaker>[A-Za-z]+)_(?P<index>\d+)"
@@ -148,6 +60,23 @@ def parse_fsdd_name(name: str) -> AudioFile:
         ('7', 'jackson', 32)
     """
     return _parse_pattern(Path(name), re.compile(FSDD_PATTERN))
+
+
+def fsdd_recordings(root: str | os.PathLike, speakers: Sequence[str] | None = None
+                    ) -> list[AudioFile]:
+    """FSDD's recordings under ``root`` (sorted), each with its digit, speaker and index,
+    only those of ``speakers`` if given.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        ValueError: no recordings (of those speakers), or a name that is not FSDD's.
+    """
+    files = scan_folder(root, labels="pattern", pattern=FSDD_PATTERN, extensions=(".wav",))
+    if speakers is not None:
+        files = [f for f in files if f.speaker in set(speakers)]
+        if not files:
+            raise ValueError(f"No recordings of {list(speakers)} under {root}.")
+    return files
 
 
 def _parse_pattern(path: Path, pattern: re.Pattern[str]) -> AudioFile:
@@ -216,89 +145,6 @@ def scan_folder(
             entry = entry._replace(label=None)
         files.append(entry)
     return files
-
-
-def speakers_of(files: Sequence[AudioFile]) -> list[str]:
-    """The sorted names of the speakers that ``files`` name (files without one skipped)."""
-    return sorted({f.speaker for f in files if f.speaker is not None})
-
-
-def split_by_speaker(
-    files: Sequence[AudioFile],
-    test_speakers: Sequence[str],
-    val_speakers: Sequence[str] | None = None,
-    train_speakers: Sequence[str] | None = None,
-) -> dict[str, list[AudioFile]]:
-    """Hold out whole speakers: a speaker in ``test_speakers`` (or ``val_speakers``) is
-    never in train. ``val_speakers=None`` validates on the test speakers;
-    ``train_speakers=None`` trains on every other speaker, a list on those only (to
-    measure how accuracy grows with the number of training voices, say)."""
-    known = speakers_of(files)
-    if not known:
-        raise ValueError("Expected speakers in the file names for split='speaker', but found none.")
-    val_speakers = list(test_speakers) if val_speakers is None else list(val_speakers)
-    named = [("test_speakers", test_speakers), ("val_speakers", val_speakers)]
-    if train_speakers is not None:
-        named.append(("train_speakers", train_speakers))
-    for name, chosen in named:
-        unknown = [s for s in chosen if s not in known]
-        if unknown or not chosen:
-            raise ValueError(f"Expected {name} from {known}, but found {list(chosen)}.")
-    test, val = set(test_speakers), set(val_speakers)
-    held_out = test | val
-    train = (set(train_speakers) if train_speakers is not None
-             else {f.speaker for f in files} - held_out)  # files naming no speaker included
-    both = sorted(held_out & train)
-    if both:
-        raise ValueError(f"Expected train_speakers apart from the held-out {sorted(held_out)}, "
-                         f"but found {both} in both.")
-    splits = {
-        "train": [f for f in files if f.speaker in train],
-        "val": [f for f in files if f.speaker in val],
-        "test": [f for f in files if f.speaker in test],
-    }
-    if not splits["train"]:
-        raise ValueError(f"No speakers left for training after holding out {sorted(held_out)}.")
-    return splits
-
-
-def split_by_index(
-    files: Sequence[AudioFile],
-    test_indices: Sequence[int],
-    val_indices: Sequence[int],
-) -> dict[str, list[AudioFile]]:
-    """Split by the recording index in the file name (FSDD: 0-4 test, 5-49 train)."""
-    if any(f.index is None for f in files):
-        raise ValueError("Expected an (?P<index>...) group in the pattern for split='index'.")
-    overlap = set(test_indices) & set(val_indices)
-    if overlap:
-        raise ValueError(
-            f"Expected disjoint test_indices and val_indices, but both hold {sorted(overlap)}."
-        )
-    test, val = set(test_indices), set(val_indices)
-    return {
-        "train": [f for f in files if f.index not in test | val],
-        "val": [f for f in files if f.index in val],
-        "test": [f for f in files if f.index in test],
-    }
-
-
-def split_random(
-    files: Sequence[AudioFile], val_fraction: float, test_fraction: float, seed: int = 0
-) -> dict[str, list[AudioFile]]:
-    """Shuffle with ``seed`` and cut off validation and test fractions."""
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"Expected {name} in [0, 1), but found {value}.")
-    if val_fraction + test_fraction >= 1.0:
-        total = val_fraction + test_fraction
-        raise ValueError(f"Expected val_fraction + test_fraction < 1, but found {total}.")
-    order = list(files)
-    random.Random(seed).shuffle(order)
-    n_val = round(len(order) * val_fraction)
-    n_test = round(len(order) * test_fraction)
-    return {"val": order[:n_val], "test": order[n_val:n_val + n_test],
-            "train": order[n_val + n_test:]}
 
 
 @serializable

@@ -3,11 +3,13 @@ per class and per speaker, as plain data and as Markdown tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import statistics
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["accuracy_report", "confusion_matrix", "per_class_accuracy", "report_markdown"]
+__all__ = ["accuracy_report", "confusion_matrix", "mean_and_worst", "per_class_accuracy",
+           "report_markdown"]
 
 
 def confusion_matrix(labels: Sequence[int], predictions: Sequence[int], classes: int
@@ -75,3 +77,16 @@ def report_markdown(report: dict) -> str:
         lines += [f"| {s} | {row['n']} | {row['accuracy']:.2%} |"
                   for s, row in report["per_speaker"].items()]
     return "\n".join(lines) + "\n"
+
+
+def mean_and_worst(rows: Sequence[Mapping[str, float]], keys: Sequence[str]
+                   ) -> dict[str, dict[str, float]]:
+    """Per key, the mean over ``rows`` (rounded to 2 places) and the worst (lowest)
+    value: how a leave-one-speaker-out study sums up its folds.
+
+    Example:
+        >>> mean_and_worst([{"acc": 90.0}, {"acc": 70.0}], ["acc"])
+        {'acc': {'mean': 80.0, 'worst': 70.0}}
+    """
+    return {key: {"mean": round(statistics.mean(r[key] for r in rows), 2),
+                  "worst": min(r[key] for r in rows)} for key in keys}

@@ -10,7 +10,7 @@ For each held-out speaker, every one of his recordings is compared with
 lengths' sum) and gets the majority digit of its ``--k`` nearest. Prints one JSON
 line per speaker (accuracy, and per digit) and one with the mean and the worst:
 
-    python bench/fsdd_dtw_baseline.py --data-root ../shared/data/fsdd
+    python bench/studies/fsdd_dtw_baseline.py --data-root ../shared/data/fsdd
 
 No training, so it says how far apart the speakers' digits are before any
 learning: a held-out speaker that DTW places well but the network does not

@@ -9,14 +9,13 @@ recordings from ``--split`` on, which the adaptation never saw. Prints one JSON
 line per speaker (accuracy before and after, on the same scored recordings) and
 one with the mean and the worst:
 
-    python bench/fsdd_adaptation.py --runs outputs/fsdd_loso --data-root ../shared/data/fsdd
+    python bench/studies/fsdd_adaptation.py --runs outputs/fsdd_loso --data-root ../shared/data/fsdd
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -24,8 +23,10 @@ import torch
 
 from wavedil.checkpoint import load_model
 from wavedil.data.io import load_audio
+from wavedil.data.sources import fsdd_recordings
 from wavedil.inference.adapt import adapt
 from wavedil.inference.classify import classify_clips
+from wavedil.metrics.classification import mean_and_worst
 
 
 def accuracy(model: torch.nn.Module, clips: list[torch.Tensor], labels: torch.Tensor) -> float:
@@ -51,12 +52,13 @@ def main() -> None:
     for fold in folds:
         speaker = fold.name
         loaded = load_model(fold / "checkpoints" / "last.ckpt", kind="classifier")
-        files = sorted((args.data_root / "recordings").glob(f"*_{speaker}_*.wav"))
-        if not files:
-            raise SystemExit(f"No recordings of {speaker} in {args.data_root / 'recordings'}")
-        digit = [int(f.stem.split("_")[0]) for f in files]
-        index = [int(f.stem.split("_")[2]) for f in files]
-        clips = [load_audio(f, loaded.info.sample_rate) for f in files]
+        try:
+            files = fsdd_recordings(args.data_root, [speaker])
+        except (OSError, ValueError) as err:
+            raise SystemExit(str(err)) from None
+        digit = [int(f.label) for f in files]
+        index = [f.index for f in files]
+        clips = [load_audio(f.path, loaded.info.sample_rate) for f in files]
         unlabelled = [c for c, i in zip(clips, index, strict=True) if i < args.split]
         scored = [c for c, i in zip(clips, index, strict=True) if i >= args.split]
         labels = torch.tensor([d for d, i in zip(digit, index, strict=True) if i >= args.split])
@@ -72,8 +74,7 @@ def main() -> None:
                "adapt_seconds": round(seconds, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    summary = {key: {"mean": round(statistics.mean(r[key] for r in rows), 2),
-                     "worst": min(r[key] for r in rows)} for key in ("before", "after")}
+    summary = mean_and_worst(rows, ("before", "after"))
     print(json.dumps({"summary": summary, "epochs": args.epochs, "lr": args.lr,
                       "diversity": args.diversity,
                       "split": args.split, "threads": torch.get_num_threads()}), flush=True)

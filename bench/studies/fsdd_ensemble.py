@@ -10,7 +10,7 @@ fold classifiers' training data, so the ensemble stays speaker-independent. Prin
 one JSON line per speaker (each run's accuracy, the ensemble's, and how often the
 runs agree) and one with the mean and the worst:
 
-    python bench/fsdd_ensemble.py --runs outputs/mfcc_loso outputs/logmel_loso \\
+    python bench/studies/fsdd_ensemble.py --runs outputs/mfcc_loso outputs/logmel_loso \\
         --data-root ../shared/data/fsdd
 """
 
@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 
 import torch
 
 from wavedil.checkpoint import CheckpointError, load_classifier
 from wavedil.data.io import load_audio
+from wavedil.data.sources import fsdd_recordings
 from wavedil.inference.classify import classify_clips
+from wavedil.metrics.classification import mean_and_worst
 
 
 def main() -> None:
@@ -59,11 +60,12 @@ def main() -> None:
                                               for run in args.runs])
         except CheckpointError as err:
             parser.error(f"--runs: {err}")
-        files = sorted((args.data_root / "recordings").glob(f"*_{speaker}_*.wav"))
-        if not files:
-            parser.error(f"no recordings of {speaker} in {args.data_root / 'recordings'}")
-        labels = torch.tensor([info.class_names.index(f.stem.split("_")[0]) for f in files])
-        clips = [load_audio(f, info.sample_rate) for f in files]
+        try:
+            files = fsdd_recordings(args.data_root, [speaker])
+        except (OSError, ValueError) as err:
+            parser.error(str(err))
+        labels = torch.tensor([info.class_names.index(f.label) for f in files])
+        clips = [load_audio(f.path, info.sample_rate) for f in files]
         each = [classify_clips(member, clips) for member in ensemble.members]
         together = classify_clips(ensemble, clips)
         row = {"speaker": speaker, "files": len(files),
@@ -74,8 +76,7 @@ def main() -> None:
                    torch.stack(each).eq(each[0]).all(0).float().mean()), 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    summary = {key: {"mean": round(statistics.mean(r[key] for r in rows), 2),
-                     "worst": min(r[key] for r in rows)} for key in [*names, "ensemble"]}
+    summary = mean_and_worst(rows, [*names, "ensemble"])
     print(json.dumps({"summary": summary, "runs": [str(r) for r in args.runs]}), flush=True)
 
 

@@ -10,7 +10,7 @@ quantised to 16 bits:
 
     python train.py output_dir=runs/mulaw
     python train.py model/output=logistic_mixture output_dir=runs/mixture
-    python bench/output_distributions.py --runs runs/mulaw runs/mixture
+    python bench/studies/output_distributions.py --runs runs/mulaw runs/mixture
 
 Prints one JSON line per run: its output, bits per 16-bit sample, and (for a mu-law
 model) bits per mu-law code, the figure it logged in training.
