@@ -55,3 +55,37 @@ def test_a_checkpoint_alone_rebuilds_its_model_and_data_info(tmp_path):
         load_model(garbage)
     with pytest.raises(FileNotFoundError, match="Checkpoint not found"):
         load_model(tmp_path / "missing.ckpt")
+
+
+def _saved(tmp_path, name="g.ckpt"):
+    net = WaveNet(8, 8, 8, dilations=[1, 2])
+    return save_checkpoint(net, DataInfo(8000), tmp_path / name)
+
+
+@pytest.mark.parametrize("target", ["torch.hub.load", "torch.load", "builtins.exec",
+                                    "wavedil.data.sources.AudioFolder"])
+def test_a_crafted_checkpoint_cannot_call_anything(tmp_path, target):
+    path = _saved(tmp_path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["wavedil"]["model"]["output"] = {"_target_": target, "repo_or_dir": "x"}
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=f"Refusing to build '{target}'"):
+        load_model(path)
+
+
+def test_garbage_is_not_a_checkpoint_and_no_one_is_told_to_trust_it(tmp_path):
+    path = tmp_path / "garbage.ckpt"
+    torch.save({"x": torch.nn.ReLU()}, path)  # a pickled object, refused by weights_only
+    with pytest.raises(CheckpointError, match="not a wavedil checkpoint, or it is corrupt") as err:
+        load_model(path)
+    assert "weights_only" not in str(err.value)
+
+
+@pytest.mark.parametrize("field", ["kind", "model", "format"])
+def test_a_record_missing_a_field_is_named(tmp_path, field):
+    path = _saved(tmp_path)
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["wavedil"][field]
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=f"record lacks {field}"):
+        load_model(path)

@@ -19,7 +19,7 @@ from torch import nn
 
 from wavedil.data.sources import DataInfo
 from wavedil.models.wrappers import Ensemble, SpeedAveraged
-from wavedil.spec import from_spec
+from wavedil.spec import SpecError, from_spec
 from wavedil.tasks.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY
 
 __all__ = [
@@ -32,6 +32,23 @@ __all__ = [
 ]
 
 KINDS = ("generator", "classifier")
+
+#: The classes a checkpoint may build: the models and their parts, by exact name.
+#: Nothing else a checkpoint names is imported or called.
+CHECKPOINT_CLASSES = frozenset({
+    "wavedil.models.generator.WaveNet",
+    "wavedil.models.classifier.WaveNetClassifier",
+    "wavedil.distributions.categorical.MuLawCategorical",
+    "wavedil.distributions.logistic.DiscretizedLogisticMixture",
+    "wavedil.nn.frontends.WaveformFrontend",
+    "wavedil.nn.frontends.LogMelFrontend",
+    "wavedil.nn.frontends.MFCCFrontend",
+    "wavedil.nn.context.ContextModule",
+    "wavedil.nn.aspp.ASPP1d",
+})
+
+#: What a wavedil record in a checkpoint must hold.
+RECORD_FIELDS = ("format", "kind", "model")
 
 
 class CheckpointError(ValueError):
@@ -83,10 +100,13 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many kinds for a bad file
+        # torch's own message may advise weights_only=False, which would run whatever
+        # the file holds: never pass that on
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: {err}. Expected a .ckpt file written by "
-            "`python train.py`."
-        ) from err
+            f"Cannot read checkpoint {path}: it is not a wavedil checkpoint, or it is "
+            f"corrupt ({type(err).__name__}). Expected a .ckpt file written by "
+            "`python train.py`; loading is refused rather than trusting the file."
+        ) from None
 
 
 def load_model(
@@ -111,6 +131,14 @@ def load_model(
             f"{path} is not a wavedil checkpoint (it has no {CHECKPOINT_KEY!r} record); "
             "expected a .ckpt written by `python train.py`."
         )
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{path} has a malformed {CHECKPOINT_KEY!r} record; expected "
+                              "a .ckpt written by `python train.py`.")
+    missing = [name for name in RECORD_FIELDS if name not in record]
+    if missing:
+        raise CheckpointError(
+            f"{path}: the {CHECKPOINT_KEY!r} record lacks {', '.join(missing)}; expected a "
+            "complete record, as `python train.py` writes it.")
     if record.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} has checkpoint format {record.get('format')!r}; this wavedil reads "
@@ -125,7 +153,10 @@ def load_model(
              if k.startswith(prefix)}
     model = _rebuild(path, record["model"], state)
     model.eval()
-    info = DataInfo(**record["data_info"]) if record.get("data_info") else DataInfo(0)
+    try:
+        info = DataInfo(**record["data_info"]) if record.get("data_info") else DataInfo(0)
+    except TypeError as err:
+        raise CheckpointError(f"{path}: its data info does not fit this wavedil ({err}).") from None
     return LoadedModel(model.to(map_location) if map_location else model, record["kind"],
                        info, path)
 
@@ -169,7 +200,9 @@ def _rebuild(path: Path, spec: Any, state: dict[str, torch.Tensor]) -> nn.Module
     stale = ("it was probably written by another version of wavedil; expected a checkpoint "
              "written by this version's `python train.py`")
     try:
-        model = from_spec(spec)
+        model = from_spec(spec, CHECKPOINT_CLASSES)
+    except SpecError as err:
+        raise CheckpointError(f"{path}: {err}") from None
     except (AttributeError, ImportError, TypeError, ValueError) as err:
         raise CheckpointError(f"Cannot rebuild the model recorded in {path} ({err}): "
                               f"{stale}.") from err

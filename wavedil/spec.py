@@ -4,6 +4,12 @@ A model decorated with :func:`serializable` remembers the arguments it was built
 with; :func:`to_spec` turns it into ``{"_target_": "pkg.Class", **args}`` (nested
 objects included, the same shape as a Hydra config) and :func:`from_spec` builds it
 again. Checkpoints store this dict, so a checkpoint alone rebuilds its model.
+
+A spec may come from someone else's file, so :func:`from_spec` calls nothing but
+the ``@serializable`` classes named in its ``allowed`` set (exact names; the
+checkpoint loader passes the models and their parts): any other target, a
+``torch`` or ``os`` function as much as a wavedil one, is refused before anything
+is imported.
 """
 
 from __future__ import annotations
@@ -14,11 +20,27 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-__all__ = ["from_spec", "serializable", "to_spec"]
+__all__ = ["SpecError", "from_spec", "registered", "serializable", "to_spec"]
 
 T = TypeVar("T", bound=type)
 
 _ARGS = "_wavedil_init_args"
+
+#: "module.QualName" -> every class decorated with :func:`serializable`.
+_REGISTRY: dict[str, type] = {}
+
+
+class SpecError(ValueError):
+    """A spec that names something it may not build, or is malformed."""
+
+
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def registered() -> frozenset[str]:
+    """The names of the classes decorated with :func:`serializable` so far."""
+    return frozenset(_REGISTRY)
 
 
 def serializable(cls: T) -> T:
@@ -39,6 +61,7 @@ def serializable(cls: T) -> T:
         init(self, *args, **kwargs)
 
     cls.__init__ = __init__  # type: ignore[misc]
+    _REGISTRY[_name(cls)] = cls
     return cls
 
 
@@ -47,7 +70,7 @@ def to_spec(obj: Any) -> Any:
     record = getattr(obj, "__dict__", {}).get(_ARGS)
     if record is not None:
         cls, args = record
-        return {"_target_": f"{cls.__module__}.{cls.__qualname__}",
+        return {"_target_": _name(cls),
                 **{k: to_spec(v) for k, v in args.items()}}
     if isinstance(obj, Mapping):
         return {str(k): to_spec(v) for k, v in obj.items()}
@@ -61,17 +84,35 @@ def to_spec(obj: Any) -> Any:
     )
 
 
-def from_spec(spec: Any) -> Any:
-    """Build the object described by :func:`to_spec` output."""
+def from_spec(spec: Any, allowed: frozenset[str] | set[str] | None = None) -> Any:
+    """Build the object described by :func:`to_spec` output.
+
+    Args:
+        spec: plain data from :func:`to_spec`.
+        allowed: the exact ``module.QualName`` targets that may be built (each must
+            also be a ``@serializable`` class); ``None``: every such class.
+
+    Raises:
+        SpecError: a target that is not allowed (nothing is imported or called for
+            it), or a malformed spec.
+    """
     if isinstance(spec, list):
-        return [from_spec(v) for v in spec]
+        return [from_spec(v, allowed) for v in spec]
     if not isinstance(spec, Mapping):
         return spec
-    args = {k: from_spec(v) for k, v in spec.items() if k != "_target_"}
     if "_target_" not in spec:
-        return args
-    module_name, _, name = str(spec["_target_"]).rpartition(".")
-    if not module_name.startswith("wavedil.") and not module_name.startswith("torch"):
-        raise ValueError(f"Refusing to build {spec['_target_']!r}: not a wavedil or torch class.")
-    target = getattr(importlib.import_module(module_name), name)
-    return target(**args)
+        return {k: from_spec(v, allowed) for k, v in spec.items()}
+    target = spec["_target_"]
+    if not isinstance(target, str) or (allowed is not None and target not in allowed):
+        raise SpecError(f"Refusing to build {target!r}: not one of the classes a checkpoint "
+                        "may build (wavedil's models and their parts).")
+    if target not in _REGISTRY:
+        module_name = target.rpartition(".")[0]
+        if not module_name.startswith("wavedil."):
+            raise SpecError(f"Refusing to build {target!r}: not a wavedil class.")
+        importlib.import_module(module_name)  # a wavedil module registers its classes
+    cls = _REGISTRY.get(target)
+    if cls is None:
+        raise SpecError(f"Refusing to build {target!r}: not a @serializable wavedil class.")
+    args = {k: from_spec(v, allowed) for k, v in spec.items() if k != "_target_"}
+    return cls(**args)
