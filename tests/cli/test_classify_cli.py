@@ -301,3 +301,32 @@ def test_leave_one_speaker_out_takes_any_subset_of_known_speakers(tmp_path, fsdd
         shutil.copy(fsdd_root / "recordings" / f"{digit}_george_0.wav", lone)
     with pytest.raises(ValueError, match="at least 2 speakers"):
         train_cli.train(compose_train([*base, f"data.root={lone.parent}"]))
+
+
+def test_outputs_are_never_silently_replaced(trained, fsdd_root, tmp_path, capsys):
+    existing = tmp_path / "adapted.ckpt"
+    existing.write_bytes(b"someone's checkpoint")
+    assert adapt_cli(["--checkpoint", str(trained), "--out", str(existing),
+                      str(fsdd_root / "recordings")]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert existing.read_bytes() == b"someone's checkpoint"
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    assert evaluate(["--checkpoint", str(trained), str(fsdd_root), "--speakers", "nicolas",
+                     "--out", str(out)]) == 2
+    assert "report.json already exist" in capsys.readouterr().err
+    assert (out / "report.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--pattern", "("], "argument --pattern: not a regular expression"),
+    (["--speeds", "nan"], "argument --speeds: expected a speed between 0.5 and 2"),
+    (["--speeds", "0.9", "recordings/"], "argument --speeds: expected a speed"),  # a file name
+])
+def test_bad_option_values_are_refused_by_argparse(trained, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as refused:
+        evaluate(["--checkpoint", str(trained), str(tmp_path), "--out", str(tmp_path / "o"),
+                  *argv])
+    assert refused.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

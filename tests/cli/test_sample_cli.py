@@ -140,3 +140,64 @@ def test_train_then_sample_end_to_end(tmp_path, fsdd_root):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "samples/s" in done.stderr  # the progress bar and summary report speed
     assert len(list((tmp_path / "out").glob("*.wav"))) == 2
+
+
+def test_output_folder_is_checked_before_any_work_and_never_mixed(checkpoints, tmp_path,
+                                                                  capsys):
+    out = tmp_path / "out"
+    assert run("--checkpoint", checkpoints["plain"], "--samples", 50, "--batch", 2,
+               "--out", out, "--no-plots", "--seed", 1) == 0
+    first = (out / "sample_001.wav").read_bytes()
+    assert run("--checkpoint", checkpoints["plain"], "--samples", 50, "--out", out) == 2
+    assert "already holds samples" in capsys.readouterr().err
+    assert (out / "sample_001.wav").read_bytes() == first  # untouched
+    assert run("--checkpoint", checkpoints["plain"], "--samples", 50, "--out", out,
+               "--overwrite", "--no-plots") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["sample.json", "sample_000.wav"]  # no stale
+    afile = tmp_path / "file.wav"
+    afile.write_bytes(b"mine")
+    assert run("--checkpoint", checkpoints["plain"], "--samples", 50, "--out", afile) == 2
+    assert "is a file; expected a folder" in capsys.readouterr().err
+    assert afile.read_bytes() == b"mine"
+
+
+def test_bad_mel_arrays_and_lengths_beyond_the_conditioning(checkpoints, tmp_path, capsys):
+    (tmp_path / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
+    nan = np.zeros((8, 10), dtype=np.float32)
+    nan[2, 3] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    torch.save({"not": "an array"}, tmp_path / "dict.pt")
+    np.save(tmp_path / "ok.npy", np.zeros((8, 10), dtype=np.float32))
+    cases = [("corrupt.npy", "Cannot read the mel array"), ("nan.npy", "holds NaN or Inf"),
+             ("dict.pt", "Cannot read the mel array")]
+    for name, message in cases:
+        assert run("--checkpoint", checkpoints["mel"], "--mel", tmp_path / name,
+                   "--out", tmp_path / "o") == 2
+        assert message in capsys.readouterr().err
+    assert run("--checkpoint", checkpoints["mel"], "--mel", tmp_path / "ok.npy",
+               "--samples", 321, "--out", tmp_path / "o") == 2
+    assert "covers 320 samples (10 frames)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before any work
+
+
+def test_a_write_failure_after_generation_saves_the_clips_elsewhere(checkpoints, tmp_path,
+                                                                    capsys, monkeypatch):
+    import wavedil.cli.sample as sample_module
+
+    real = sample_module.write_audio
+    calls = []
+
+    def full_disk(path, audio, rate):
+        calls.append(path)
+        if Path(path).parent == tmp_path / "out" and len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return real(path, audio, rate)
+
+    monkeypatch.setattr(sample_module, "write_audio", full_disk)
+    assert run("--checkpoint", checkpoints["plain"], "--samples", 40, "--batch", 3,
+               "--out", tmp_path / "out", "--no-plots") == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "1 of 3 clips written there" in err
+    rescued = Path(err.split("saved to ")[1].split(" instead")[0])
+    assert sorted(p.name for p in rescued.glob("*.wav")) == [f"sample_{i:03d}.wav"
+                                                            for i in range(3)]

@@ -106,3 +106,43 @@ def test_synthetic_data_is_deterministic():
     assert not torch.equal(a, SyntheticTones(num_train=4, seed=1).clip("train", 2))
     with pytest.raises(ValueError, match="timbres"):
         SyntheticClasses(timbres=("sine", "kazoo"))
+
+
+def _interior_frames_agree(item, mel, hop: int = 64, n_fft: int = 256) -> None:
+    """The crop's own mel frames equal its conditioning wherever a frame's window lies
+    inside the crop: audio and frames belong together."""
+    own = mel(item["audio"].unsqueeze(0)).features[0]  # (F, T // hop + 1)
+    reach = n_fft // 2 // hop
+    frames = item["local_cond"].shape[-1]
+    torch.testing.assert_close(own[:, reach:frames - reach], item["local_cond"][:, reach:-reach],
+                               atol=1e-3, rtol=1e-3)
+
+
+def test_augmented_crops_carry_the_frames_of_their_augmented_audio():
+    from wavedil.data import Augment
+
+    torch.manual_seed(0)
+    t = torch.arange(16000) / 8000
+    clip = Clip((0.3 * torch.sin(2 * torch.pi * 180 * t) * torch.sin(3 * t)
+                 + 0.01 * torch.randn(16000)), path="x")
+    mel = LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=16, normalize=False)
+    identity = CropDataset([clip], 1024, train=True, mel=mel,
+                           augment=lambda audio, generator=None: audio)
+    item = identity[(0, 3)]
+    assert item["audio"].shape == (1024,) and item["local_cond"].shape == (16, 16)
+    full = mel(clip.audio.unsqueeze(0)).features[0]
+    offset = next(o for o in range(0, 16000 - 1023, 64)
+                  if torch.equal(clip.audio[o:o + 1024], item["audio"]))
+    # the same frames as the whole clip's: the piece around the crop gave them context
+    torch.testing.assert_close(item["local_cond"], full[:, offset // 64: offset // 64 + 16],
+                               atol=1e-4, rtol=1e-4)
+    faster = CropDataset([clip], 1024, train=True, mel=mel,
+                         augment=Augment(8000, speed=(1.15, 1.2), gain_db=None,
+                                         shift_seconds=None, noise_snr_db=None, p=1.0))
+    item = faster[(0, 5)]
+    assert item["audio"].shape == (1024,) and item["local_cond"].shape == (16, 16)
+    _interior_frames_agree(item, mel)
+    assert not any(torch.equal(clip.audio[o:o + 1024], item["audio"])
+                   for o in range(0, 16000 - 1023, 64))  # really perturbed
+    evaluation = CropDataset([clip], 1024, train=False, mel=mel, augment=Augment(8000))
+    assert evaluation.augment is None  # validation and test crops stay as recorded

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from wavedil.checkpoint import CheckpointError, load_model, save_derived
+from wavedil.checkpoint import load_model, save_derived
 from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
-from wavedil.cli.common import count_failures, expand_paths
+from wavedil.cli.common import UsageError, check_outputs, count_failures, expand_paths, run_cli
 from wavedil.data.io import AudioError, load_audio
 from wavedil.inference.adapt import adapt
 
@@ -51,20 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
                              "classes (1: plain information maximisation)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the order of recordings")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --out file (never the input checkpoint)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_cli("wavedil-adapt", lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
     if args.out.resolve() == args.checkpoint.resolve():
-        print(f"wavedil-adapt: error: Refusing to overwrite {args.checkpoint}; expected a "
-              "different --out path.", file=sys.stderr)
-        return 2
-    try:
-        loaded = load_model(args.checkpoint, kind="classifier", map_location=args.device)
-    except (FileNotFoundError, CheckpointError) as err:
-        print(f"wavedil-adapt: error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(f"Refusing to overwrite {args.checkpoint}, the input; expected a "
+                         "different --out path.")
+    if args.out.exists() and not args.overwrite:
+        raise UsageError(f"{args.out} already exists; pass --overwrite to replace it, or "
+                         "choose another --out.")
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder; expected the path of a .ckpt file.")
+    check_outputs(args.out.parent, [args.out], overwrite=True)  # the folder is writable
+    loaded = load_model(args.checkpoint, kind="classifier", map_location=args.device)
     paths = expand_paths(args.inputs)
     clips: list[torch.Tensor] = []
     failed: list[Path] = []
@@ -76,23 +83,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{path}: error: {err}", file=sys.stderr)
     classes = loaded.model.num_classes
     if len(clips) < classes:
-        print(f"wavedil-adapt: error: expected at least {classes} readable recordings (the "
-              f"model has {classes} classes, and they should all be present), but found "
-              f"{len(clips)} in {' '.join(args.inputs)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"expected at least {classes} readable recordings (the model has "
+                         f"{classes} classes, and they should all be present), but found "
+                         f"{len(clips)} in {' '.join(args.inputs)}")
     generator = torch.Generator().manual_seed(args.seed)
     try:
         history = adapt(loaded.model, clips, epochs=args.epochs, lr=args.lr,
                         batch_size=args.batch_size, diversity=args.diversity,
                         generator=generator, device=args.device)
-        save_derived(args.checkpoint, loaded.model, args.out, adaptation={
-            "method": "information_maximization", "recordings": len(clips),
-            "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "diversity": args.diversity, "seed": args.seed, "objective": history,
-        })
-    except (ValueError, FloatingPointError, CheckpointError) as err:
-        print(f"wavedil-adapt: error: {err}", file=sys.stderr)
-        return 2
+    except FloatingPointError as err:
+        raise UsageError(str(err)) from None
+    save_derived(args.checkpoint, loaded.model, args.out, adaptation={
+        "method": "information_maximization", "recordings": len(clips),
+        "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+        "diversity": args.diversity, "seed": args.seed, "objective": history,
+    })
     print(f"adapted on {len(clips)} recordings, objective {history[0]:.3f} -> "
           f"{history[-1]:.3f} nats (the best possible is -diversity * log K = "
           f"{-args.diversity * math.log(classes):.3f}); wrote {args.out}")

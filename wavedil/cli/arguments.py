@@ -8,11 +8,12 @@ it expects, before any checkpoint or audio is read.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 
 import torch
 
-__all__ = ["device", "non_negative_float", "positive_float", "positive_int"]
+__all__ = ["device", "non_negative_float", "positive_float", "positive_int", "regex", "speed"]
 
 
 def _number(text: str, kind: type, expected: str, ok: Callable[[float], bool]) -> int | float:
@@ -38,6 +39,20 @@ def positive_float(text: str) -> float:
 def non_negative_float(text: str) -> float:
     """A finite number >= 0 (a weight, a temperature)."""
     return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < float("inf"))
+
+
+def speed(text: str) -> float:
+    """A playback speed between 0.5 and 2 (test-time speed averaging)."""
+    return _number(text, float, "a speed between 0.5 and 2", lambda v: 0.5 <= v <= 2.0)
+
+
+def regex(text: str) -> str:
+    """A regular expression that compiles."""
+    try:
+        re.compile(text)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f"not a regular expression ({err}): {text!r}") from None
+    return text
 
 
 def device(text: str) -> str:

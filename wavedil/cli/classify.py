@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from wavedil.checkpoint import CheckpointError, load_classifier
-from wavedil.cli.arguments import device, positive_int
+from wavedil.cli.arguments import device, positive_int, speed
 from wavedil.cli.common import count_failures, expand_paths
 from wavedil.data.io import AUDIO_EXTENSIONS
 from wavedil.inference.classify import Failure, predict_files
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="audio files, or folders searched for .wav/.flac/.ogg")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of text")
     parser.add_argument("--top", type=positive_int, default=1, help="also list the K best labels")
-    parser.add_argument("--speeds", type=float, nargs="+", metavar="S",
+    parser.add_argument("--speeds", type=speed, nargs="+", metavar="S",
                         help="test-time augmentation: average over the clip played at "
                              "these speeds, e.g. --speeds 0.9 1.0 1.1")
     parser.add_argument("--batch-size", type=positive_int, default=32)

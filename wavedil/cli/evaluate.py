@@ -26,8 +26,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wavedil.checkpoint import load_classifier
-from wavedil.cli.arguments import device, positive_int
-from wavedil.cli.common import UsageError, run_cli
+from wavedil.cli.arguments import device, positive_int, regex, speed
+from wavedil.cli.common import UsageError, check_outputs, run_cli
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
 from wavedil.inference.classify import Failure, predict_files
 from wavedil.metrics.classification import accuracy_report, report_markdown
@@ -44,12 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(their log-probabilities averaged)")
     parser.add_argument("folder", type=Path, help="labelled audio files (searched recursively)")
     parser.add_argument("--labels", choices=("auto", "pattern", "folder"), default="auto")
-    parser.add_argument("--pattern", default=FSDD_PATTERN,
+    parser.add_argument("--pattern", type=regex, default=FSDD_PATTERN,
                         help="file-name regex with a (?P<label>...) group (and optionally "
                              "(?P<speaker>...)); default: FSDD's {digit}_{speaker}_{index}")
     parser.add_argument("--speakers", nargs="+", help="only files of these speakers")
     parser.add_argument("--out", type=Path, default=Path("evaluation"))
-    parser.add_argument("--speeds", type=float, nargs="+", metavar="S",
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier report in --out (refused otherwise)")
+    parser.add_argument("--speeds", type=speed, nargs="+", metavar="S",
                         help="test-time augmentation: average over the clip played at "
                              "these speeds, e.g. --speeds 0.9 1.0 1.1")
     parser.add_argument("--batch-size", type=positive_int, default=64)
@@ -72,7 +74,12 @@ def _scan(args: argparse.Namespace) -> list[AudioFile]:
     return files
 
 
+REPORT_FILES = ("confusion.png", "per_class.md", "report.json")
+
+
 def evaluate_folder(args: argparse.Namespace) -> dict:
+    check_outputs(args.out, [args.out / name for name in REPORT_FILES],
+                  getattr(args, "overwrite", False))
     model, info = load_classifier(args.checkpoint, args.device, args.speeds)
     names = info.class_names
     files = _scan(args)

@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from wavedil.checkpoint import load_classifier, load_model
-from wavedil.cli.arguments import device, non_negative_float, positive_int
+from wavedil.cli.arguments import device, non_negative_float, positive_int, regex
 from wavedil.cli.common import UsageError, check_outputs, expand_paths, run_cli
 from wavedil.cli.resynth import decode_for_vocoder
 from wavedil.data.io import AudioError, write_audio
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="original audio files, or folders searched for them")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--speakers", nargs="+", help="only files of these speakers (by name)")
-    parser.add_argument("--pattern", default=FSDD_PATTERN,
+    parser.add_argument("--pattern", type=regex, default=FSDD_PATTERN,
                         help="file-name regex with (?P<label>...) and optionally "
                              "(?P<speaker>...) groups; default: FSDD's")
     parser.add_argument("--limit", type=positive_int, default=None,

@@ -15,8 +15,10 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,12 +26,12 @@ from torch import Tensor
 
 from wavedil.checkpoint import load_model
 from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
-from wavedil.cli.common import UsageError, run_cli
+from wavedil.cli.common import UsageError, check_outputs, run_cli
 from wavedil.data.io import load_audio, write_audio
 from wavedil.data.sources import DataInfo
 from wavedil.inference import METHODS, generate
+from wavedil.inference.vocoder import mel_frames
 from wavedil.models import WaveNet
-from wavedil.nn import LogMelFrontend
 
 __all__ = ["main"]
 
@@ -57,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local conditioning: a .npy or .pt array of shape (n_mels, frames)")
     parser.add_argument("--prime", type=Path, help="audio that the generation continues")
     parser.add_argument("--out", type=Path, default=Path("samples"), help="output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the samples already in --out (refused otherwise)")
     parser.add_argument("--method", choices=METHODS, default="fast",
                         help="stepper: fast (default), cached or naive (same samples)")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -103,17 +107,50 @@ def local_features(args: argparse.Namespace, info: DataInfo, model: WaveNet) -> 
         if not info.local_features:
             raise UsageError(f"{args.checkpoint} does not record its mel settings; use --mel.")
         audio = load_audio(args.wav, info.sample_rate)
-        mel = LogMelFrontend(info.sample_rate, normalize=False, **info.local_features)
-        return mel(audio.unsqueeze(0)).features  # (1, n_mels, frames)
+        return mel_frames(audio, info.sample_rate, info.local_features).unsqueeze(0)
     path = args.mel
     if not path.is_file():
         raise FileNotFoundError(f"Mel file not found: {path}")
-    array = torch.load(path) if path.suffix == ".pt" else torch.from_numpy(np.load(path))
-    array = torch.as_tensor(array, dtype=torch.float32)
+    expected = f"a .npy or .pt array of shape ({model.local_channels}, frames)"
+    try:
+        if path.suffix == ".pt":
+            array = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            array = torch.from_numpy(np.load(path, allow_pickle=False))
+        array = torch.as_tensor(array, dtype=torch.float32)
+    except Exception as err:  # numpy and torch raise many kinds for a bad file
+        raise UsageError(f"Cannot read the mel array {path} ({type(err).__name__}); "
+                         f"expected {expected}.") from None
     if array.dim() != 2 or array.shape[0] != model.local_channels:
-        raise UsageError(f"Expected a mel array of shape ({model.local_channels}, frames) in "
-                         f"{path}, but found {tuple(array.shape)}.")
+        raise UsageError(f"Expected {expected} in {path}, but found shape "
+                         f"{tuple(array.shape)}.")
+    if not torch.isfinite(array).all():
+        raise UsageError(f"{path} holds NaN or Inf; expected finite log-mel values.")
     return array.unsqueeze(0)
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    """Check ``--out`` before any work: a folder (made here) holding no earlier samples,
+    or, with ``overwrite``, whose earlier samples are removed so none is left stale."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; expected a folder (new or empty).")
+    earlier = sorted(p for p in out.glob("sample*") if p.is_file()) if out.is_dir() else []
+    if earlier and not overwrite:
+        raise UsageError(f"--out {out} already holds samples ({earlier[0].name} and "
+                         f"{len(earlier) - 1} more); pass --overwrite to replace them, or "
+                         "choose another --out.")
+    check_outputs(out, [], overwrite=True)  # makes it, and checks it is writable
+    for path in earlier:
+        if path.name == "sample.json" or path.stem.startswith("sample_"):
+            path.unlink()
+
+
+def _rescue(audio: Tensor, rate: int) -> Path:
+    """Clips that could not be written where asked, written to a fresh temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="wavedil-sample-"))
+    for i, clip in enumerate(audio):
+        write_audio(folder / f"sample_{i:03d}.wav", clip.cpu(), rate)
+    return folder
 
 
 def run(args: argparse.Namespace) -> list[Path]:
@@ -125,6 +162,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     classes = resolve_classes(args.classes, info, model)
     local = local_features(args, info, model)
     prime = load_audio(args.prime, rate).unsqueeze(0) if args.prime else None
+    prepare_out(args.out, args.overwrite)
     prime_len = 0 if prime is None else prime.shape[-1]
 
     if args.samples is not None:
@@ -137,6 +175,13 @@ def run(args: argparse.Namespace) -> list[Path]:
         length = rate
     if length < 1:
         raise UsageError(f"Expected a positive length, but found {length} samples.")
+    if local is not None:
+        covered = local.shape[-1] * model.local_upsampler.hop_length
+        if prime_len + length > covered:
+            raise UsageError(
+                f"The conditioning covers {covered} samples ({local.shape[-1]} frames), but "
+                f"{prime_len + length} were asked for; expected --samples/--seconds of at "
+                f"most {covered - prime_len} samples.")
 
     batch = args.batch or (len(classes) if classes is not None else 1)
     if classes is not None:
@@ -160,8 +205,22 @@ def run(args: argparse.Namespace) -> list[Path]:
     print(f"generated {batch} x {length} samples ({length / rate:.2f} s at {rate} Hz) "
           f"in {result.seconds:.1f} s: {rate_str}", file=sys.stderr)
 
-    written = []
-    args.out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        _write(args, result, rate, seed, length, batch, classes, info, written)
+    except OSError as err:
+        wavs = sum(p.suffix == ".wav" for p in written)
+        saved = _rescue(result.audio, rate)
+        raise UsageError(f"Writing to {args.out} failed after generation ({err.strerror or err}; "
+                         f"{wavs} of {batch} clips written there); all {batch} clips were "
+                         f"saved to {saved} instead.") from None
+    for path in written:
+        print(path)
+    return written
+
+
+def _write(args: argparse.Namespace, result: Any, rate: int, seed: int, length: int,
+           batch: int, classes: Tensor | None, info: DataInfo, written: list[Path]) -> None:
     for i in range(batch):
         stem = args.out / f"sample_{i:03d}"
         wav = write_audio(stem.with_suffix(".wav"), result.audio[i].cpu(), rate)
@@ -177,9 +236,6 @@ def run(args: argparse.Namespace) -> list[Path]:
         "checkpoint": str(args.checkpoint), "seed": seed, "temperature": args.temperature,
         "samples": length, "batch": batch, "method": args.method, "seconds": result.seconds,
     }, indent=2))
-    for path in written:
-        print(path)
-    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -145,6 +145,9 @@ class GenerationDataModule(_ClipDataModule):
             conditioning, or ``None``.
         feature_cache: a folder keeping each file's mel frames between runs (``~``
             expanded), or ``None`` to compute them at every start.
+        augment: training-time augmentation of the audio around each crop (its mel
+            frames then computed from the augmented audio), a factory taking
+            ``sample_rate=`` (Hydra's ``_partial_: true``), or ``None``.
         short_clips: ``"pad"`` or ``"skip"`` clips shorter than the crop.
         crops_per_clip: training crops drawn per clip per epoch.
         num_workers: DataLoader worker processes.
@@ -164,6 +167,7 @@ class GenerationDataModule(_ClipDataModule):
         num_workers: int = 0,
         seed: int | None = 0,
         feature_cache: str | None = None,
+        augment: Callable | None = None,
     ) -> None:
         super().__init__(source, root, batch_size, num_workers, seed)
         self.crop_length = check_positive_int("crop_length", crop_length)
@@ -171,6 +175,7 @@ class GenerationDataModule(_ClipDataModule):
         self.local_features = (check_mel_settings(local_features)
                                if local_features is not None else None)
         self.feature_cache = feature_cache
+        self.augment = augment
         self.short_clips = short_clips
         self.crops_per_clip = crops_per_clip
 
@@ -185,10 +190,13 @@ class GenerationDataModule(_ClipDataModule):
             rate = super().info.sample_rate
             mel = (FeatureCache(self.feature_cache, rate, self.local_features)
                    if self.feature_cache else mel_extractor(rate, self.local_features))
+        if isinstance(self.augment, functools.partial):
+            self.augment = self.augment(sample_rate=super().info.sample_rate)
         return CropDataset(
             clips, self.crop_length, train=split == "train", global_label=self.global_label,
             mel=mel, short_clips=self.short_clips,
             crops_per_clip=self.crops_per_clip if split == "train" else 1,
+            augment=self.augment if split == "train" else None,
         )
 
 

@@ -10,6 +10,7 @@ Shape legend: T samples (``crop_length`` for crops), F mel bands, N frames.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -51,6 +52,11 @@ class CropDataset(Dataset):
             ``"skip"`` them.
         crops_per_clip: items per clip per epoch.
         seed: offsets of evaluation crops.
+        augment: in training, ``(T,), generator -> (T',)`` applied to a piece of the
+            clip around the crop (e.g. :class:`~wavedil.data.Augment`'s speed
+            perturbation: new pitches and vocal tracts), whose mel frames are then
+            computed afresh, so audio and conditioning stay consistent; ``None``:
+            crops as they are, frames from the precomputed (or cached) ones.
 
     Items:
         ``{"audio": (T,), "global_cond": () long?, "local_cond": (F, T // hop)?}``
@@ -66,6 +72,7 @@ class CropDataset(Dataset):
         short_clips: str = "pad",
         crops_per_clip: int = 1,
         seed: int = 0,
+        augment: Callable[..., Tensor] | None = None,
     ) -> None:
         self.crop_length = check_positive_int("crop_length", crop_length)
         self.crops_per_clip = check_positive_int("crops_per_clip", crops_per_clip)
@@ -104,6 +111,14 @@ class CropDataset(Dataset):
         # Features over whole clips, so crop edges see real context; frame i is centred
         # on sample i * hop.
         self.features: list[Tensor] | None = None
+        self.augment = augment if train else None
+        self._frames_of: Callable[[Tensor], Tensor] | None = None
+        self._margin = 0
+        if mel is not None:
+            self._frames_of = (mel.compute if isinstance(mel, FeatureCache)
+                               else lambda audio: mel(audio.unsqueeze(0)).features[0])
+            n_fft = mel.settings["n_fft"] if isinstance(mel, FeatureCache) else mel.n_fft
+            self._margin = -(-n_fft // 2 // self.hop) * self.hop  # frames with full context
         if mel is not None:
             clips_bar = tqdm(self.clips, desc="mel frames", unit="clip", leave=False,
                              disable=len(self.clips) < 200)
@@ -121,6 +136,8 @@ class CropDataset(Dataset):
         clip = self.clips[index % len(self.clips)]
         if not self.train:
             generator = torch.Generator().manual_seed(self.seed + index)
+        if self.augment is not None:
+            return self._augmented(clip, generator)
         offset = random_offset(clip.audio.shape[-1], self.crop_length, generator, self.hop)
         item = {"audio": crop_or_pad(clip.audio, offset, self.crop_length)}  # (T,)
         if self.global_label is not None:
@@ -130,6 +147,29 @@ class CropDataset(Dataset):
             frames = self.crop_length // self.hop
             piece = feats[:, offset // self.hop: offset // self.hop + frames]
             item["local_cond"] = F.pad(piece, (0, frames - piece.shape[-1]), value=LOG_MEL_FLOOR)
+        return item
+
+    def _augmented(self, clip: Clip, generator: torch.Generator | None) -> dict[str, Tensor]:
+        """A crop of an augmented piece of ``clip``, with the piece's own mel frames.
+
+        The piece holds ``margin`` samples either side of the crop (before any speed
+        change shortens it), so the crop's frames see real context as the
+        precomputed ones do."""
+        need = self._margin + self.crop_length + self._margin
+        speed = getattr(self.augment, "speed", None)
+        span = math.ceil(need * (max(speed) if speed else 1.0)) + self.hop
+        offset = random_offset(clip.audio.shape[-1], span, generator, self.hop)
+        piece = self.augment(crop_or_pad(clip.audio, offset, span), generator=generator)
+        piece = crop_or_pad(piece, 0, need)  # (need,)
+        start = self._margin
+        item = {"audio": piece[start:start + self.crop_length]}  # (T,)
+        if self.global_label is not None:
+            item["global_cond"] = torch.tensor(getattr(clip, self.global_label))
+        if self._frames_of is not None:
+            with torch.no_grad():
+                frames = self._frames_of(piece)  # (F, need // hop + 1)
+            first = start // self.hop
+            item["local_cond"] = frames[:, first:first + self.crop_length // self.hop]
         return item
 
 
