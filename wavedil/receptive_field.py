@@ -185,26 +185,17 @@ def _probe(model: nn.Module, length: int, generator: torch.Generator
            ) -> tuple[Tensor, int, Any]:
     """Run ``model`` on random input: the input leaf ``(1, ., .)``, the time axis of
     ``leaf[0]`` and the model's last per-step output."""
-    if hasattr(model, "input_layer") and hasattr(model, "embed_input"):  # the generator
-        codes = torch.randint(0, getattr(model.output, "classes", 2) or 2, (1, length),
-                              generator=generator)
-        holder: dict[str, Tensor] = {}
-        if isinstance(model.input_layer, nn.Embedding):
-            def leaf(_m: nn.Module, _i: Any, out: Tensor) -> Tensor:
-                holder["x"] = out.detach().requires_grad_(True)  # (1, T, R)
-                return holder["x"]
-            model.input_layer.register_forward_hook(leaf)
-        else:
-            def leaf_in(_m: nn.Module, args: tuple) -> tuple:
-                holder["x"] = args[0].detach().requires_grad_(True)  # (1, C, T)
-                return (holder["x"], *args[1:])
-            model.input_layer.register_forward_pre_hook(leaf_in)
+    if hasattr(model, "input_layer") and hasattr(model, "forward_hidden"):  # the generator
+        # the leaf is the per-step encoding of the values (a vector per code, a one-hot
+        # vector, an amplitude), before any context enters
+        layer = model.input_layer
+        values = layer.probe_values(length, generator)
+        leaf = layer.encode(values).detach().requires_grad_(True)  # (1, E, T)
         kwargs = _generator_conditioning(model, length, generator)
-        output = model(codes if model.input_encoding != "continuous"
-                       else torch.rand(1, length, dtype=torch.float64, generator=generator) * 2 - 1,
-                       **kwargs)
-        time_axis = 0 if isinstance(model.input_layer, nn.Embedding) else 1
-        return holder["x"], time_axis, output
+        local = model.upsample_local(kwargs.get("local_cond"), length)
+        output = model.forward_hidden(layer.mix(leaf), local,
+                                      model.global_vector(kwargs.get("global_cond")))
+        return leaf, 1, output
     if hasattr(model, "frontend") and hasattr(model, "post"):  # the classifier
         audio = torch.rand(1, length, dtype=torch.float64, generator=generator) * 2 - 1
         audio.requires_grad_(True)

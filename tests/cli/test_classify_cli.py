@@ -105,8 +105,10 @@ def test_classify_with_test_time_speeds(trained, mixed_folder, capsys):
     averaged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["path"] for r in averaged] == [r["path"] for r in plain]
     assert [r["probability"] for r in averaged] != [r["probability"] for r in plain]
-    assert classify(["--checkpoint", str(trained), *files, "--speeds", "5"]) == 2
-    assert "Expected speeds between 0.5 and 2.0, but found [5.0]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse, before anything is read
+        classify(["--checkpoint", str(trained), *files, "--speeds", "5"])
+    assert refused.value.code == 2
+    assert "argument --speeds: expected a speed between 0.5 and 2" in capsys.readouterr().err
 
 
 def _perturbed(checkpoint: Path, out: Path) -> Path:

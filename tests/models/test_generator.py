@@ -76,7 +76,7 @@ def test_receptive_field_from_gradients(name):
 
     if net.input_encoding != "embedding":  # measure through the input conv too
         def fn(conv_input):  # one-hot vectors or amplitudes
-            h = net.input_layer(conv_input)
+            h = net.input_layer.mix(conv_input)
             return net.head(net.stack(h, net.upsample_local(local, length)).skip)
         channels = net.input_layer.in_channels
     else:  # an embedding is per step: measure from its output

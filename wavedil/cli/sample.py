@@ -162,7 +162,6 @@ def run(args: argparse.Namespace) -> list[Path]:
     classes = resolve_classes(args.classes, info, model)
     local = local_features(args, info, model)
     prime = load_audio(args.prime, rate).unsqueeze(0) if args.prime else None
-    prepare_out(args.out, args.overwrite)
     prime_len = 0 if prime is None else prime.shape[-1]
 
     if args.samples is not None:
@@ -194,6 +193,7 @@ def run(args: argparse.Namespace) -> list[Path]:
         local = local.expand(batch, -1, -1)
     if prime is not None:
         prime = prime.expand(batch, -1)
+    prepare_out(args.out, args.overwrite)  # the last check, just before the work
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     if args.seed is None:
         print(f"seed: {seed}", file=sys.stderr)

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from wavedil.models.generator import WaveNet
+from wavedil.models.inputs import ContinuousInput, EmbeddingInput
 from wavedil.nn.residual import ResidualBlock
 
 __all__ = ["FastStepper"]
@@ -82,25 +83,44 @@ class FastStepper:
             raise ValueError(
                 f"Expected one kernel size across blocks, but found {sorted(kernels)}."
             )
-        first = model.head[1].weight
+        first = model.head_out.weight
         self.device, self.dtype = first.device, first.dtype
         self.model = model
         self.batch = batch
-        k = self.kernel_size = kernels.pop()
-        n = self.num_layers = len(blocks)
-        r = self.residual_channels = blocks[0].conv.in_channels
-        g = self.gate_channels = blocks[0].gate_channels
-        s = blocks[0].skip_proj.out_channels
-        dilations = [b.conv.dilation[0] for b in blocks]
-        taps = k - 1
-        dev = dict(device=self.device, dtype=self.dtype)
+        self.kernel_size = kernels.pop()
+        self.num_layers = len(blocks)
+        self.residual_channels = blocks[0].conv.in_channels
+        self.gate_channels = blocks[0].gate_channels
+        self.skip_channels = blocks[0].skip_proj.out_channels
+        self._dev = dict(device=self.device, dtype=self.dtype)
 
-        # -- weights, transposed for row-vector products x @ W
+        offsets = self._lay_out_weights(blocks)
+        self._fold_biases(blocks, offsets, global_vector)
+        self._prepare_local(blocks, local, chunk)
+        self._prepare_history(blocks, offsets)
+        self._prepare_input()
+        self._allocate_buffers()
+        self._prepare_head()
+        context = getattr(model, "context", None)
+        self.context_cache = (None if context is None
+                              else context.init_cache(batch, self.device, self.dtype))
+        self.t = 0
+
+    # -- set-up, in the order __init__ calls it ---------------------------------------------
+
+    def _lay_out_weights(self, blocks: list[ResidualBlock]) -> Tensor:
+        """Every layer's conv, residual and skip weights transposed for row-vector
+        products ``x @ W``; returns ``c_l``, the residual biases of the layers before
+        each, ``(N, R)`` (see :meth:`_fold_biases`)."""
+        k, r, g, dev = self.kernel_size, self.residual_channels, self.gate_channels, self._dev
+        n = self.num_layers
         w = torch.stack([b.conv.weight for b in blocks])  # (N, 2G, R, k)
         self.w_now = w[..., k - 1].transpose(1, 2).contiguous()  # (N, R, 2G)
         # tap i of the conv reads x[t - (k - 1 - i) d]: delay j = 1 .. k-1 is tap k-1-j
         w_past = torch.stack([w[..., k - 1 - j] for j in range(1, k)], dim=1)  # (N, k-1, 2G, R)
-        self.w_past = w_past.transpose(2, 3).reshape(n * taps, r, 2 * g).contiguous()
+        self._w_past_sum = w_past.transpose(2, 3).sum(1)  # (N, R, 2G)
+        self.w_past = w_past.transpose(2, 3).reshape(n * (k - 1), r, 2 * g).contiguous()
+
         def residual(b: ResidualBlock) -> tuple[Tensor, Tensor]:  # a missing one adds nothing
             if b.residual_proj is None:
                 return torch.zeros(r, g, **dev), torch.zeros(r, **dev)
@@ -110,41 +130,51 @@ class FastStepper:
                           torch.stack([b.skip_proj.weight[..., 0] for b in blocks])], dim=1)
         self.w_rs = w_rs.transpose(1, 2).contiguous()  # (N, G, R + S)
         b_res = torch.stack([residual(b)[1] for b in blocks])  # (N, R)
-        b_skip = torch.stack([b.skip_proj.bias for b in blocks])  # (N, S)
+        self.skip_bias = torch.stack([b.skip_proj.bias for b in blocks]).sum(0)  # (S,)
+        return torch.cat([torch.zeros(1, r, **dev), b_res.cumsum(0)[:-1]])  # (N, R) = c_l
 
-        # -- bias folding: carry x_l - c_l, with c_l the residual biases of layers < l
-        offsets = torch.cat([torch.zeros(1, r, **dev), b_res.cumsum(0)[:-1]])  # (N, R) = c_l
-        self.skip_bias = b_skip.sum(0)  # (S,): added once, before the head
+    def _fold_biases(self, blocks: list[ResidualBlock], offsets: Tensor,
+                     global_vector: Tensor | None) -> None:
+        """One constant term per layer and stream: the conv bias, the carried offsets
+        ``c_l`` through all taps, and the global conditioning. The filter half of
+        everything that makes ``a`` is scaled by -2 (``tanh(a) = 1 - 2 sigmoid(-2a)``)."""
+        n, g = self.num_layers, self.gate_channels
         conv_bias = torch.stack([b.conv.bias for b in blocks])  # (N, 2G)
-        taps_sum = self.w_now + w_past.transpose(2, 3).sum(1)  # (N, R, 2G)
+        taps_sum = self.w_now + self._w_past_sum  # (N, R, 2G)
         constant = conv_bias + torch.einsum("nr,nrg->ng", offsets, taps_sum)  # (N, 2G)
-        bias = constant.unsqueeze(1).expand(n, batch, 2 * g)  # (N, B, 2G)
+        bias = constant.unsqueeze(1).expand(n, self.batch, 2 * g)  # (N, B, 2G)
         if global_vector is not None:
             w_g = torch.stack([b.global_proj.weight for b in blocks])  # (N, 2G, E)
-            bias = bias + torch.einsum("be,nge->nbg", global_vector.to(**dev), w_g)
+            bias = bias + torch.einsum("be,nge->nbg", global_vector.to(**self._dev), w_g)
         self.bias = bias.contiguous()
-        # tanh(a) = 1 - 2 sigmoid(-2a): scale the filter half of everything making a by -2
-        filter_rows = slice(0, g)
+        self._filter_rows = slice(0, g)
         for t in (self.w_now, self.w_past):
-            t[..., filter_rows] *= -2
-        self.bias[..., filter_rows] *= -2
+            t[..., self._filter_rows] *= -2
+        self.bias[..., self._filter_rows] *= -2
 
-        # -- local conditioning: all layers' projections stacked, applied per chunk
+    def _prepare_local(self, blocks: list[ResidualBlock], local: Tensor | None,
+                       chunk: int) -> None:
+        """All layers' local projections stacked, applied ``chunk`` steps at a time."""
         self.local = local
         self.chunk = chunk
         self.w_local = None
         if local is not None:
             w_l = torch.stack([b.local_proj.weight[..., 0] for b in blocks])  # (N, 2G, L)
             w_l = w_l.clone()
-            w_l[:, filter_rows] *= -2
-            self.w_local = w_l.reshape(n * 2 * g, -1).t().contiguous()  # (L, N * 2G)
+            w_l[:, self._filter_rows] *= -2
+            self.w_local = w_l.reshape(self.num_layers * 2 * self.gate_channels,
+                                       -1).t().contiguous()  # (L, N * 2G)
         self._local_chunk: Tensor | None = None
         self._local_start = 0
 
-        # -- histories: layer l owns slots [start_l, start_l + (k-1) d_l), x[s] at s mod size
-        sizes = [taps * d for d in dilations]
+    def _prepare_history(self, blocks: list[ResidualBlock], offsets: Tensor) -> None:
+        """One history tensor for all layers: layer ``l`` owns slots
+        ``[start_l, start_l + (k-1) d_l)``, ``x[s]`` at ``s mod size``."""
+        dilations = [b.conv.dilation[0] for b in blocks]
+        sizes = [(self.kernel_size - 1) * d for d in dilations]
         starts = [0, *torch.tensor(sizes).cumsum(0).tolist()[:-1]]
-        history = torch.zeros(sum(sizes), batch, r, **dev)  # (H, B, R)
+        history = torch.zeros(sum(sizes), self.batch, self.residual_channels,
+                              **self._dev)  # (H, B, R)
         for layer, (start, size) in enumerate(zip(starts, sizes, strict=True)):
             history[start:start + size] = -offsets[layer]  # true zeros, in carried units
         self.history = history
@@ -154,29 +184,34 @@ class FastStepper:
             self._read_rows = [self._read_index(t) for t in range(self._period)]
             self._write_rows = [self._write_index(t) for t in range(self._period)]
 
-        # -- preallocated per-step buffers and their per-layer views
-        self.embedding = (model.input_layer.weight.detach()
-                          if model.input_encoding == "embedding" else None)
+    def _prepare_input(self) -> None:
+        """The input layer's own fast path: a row lookup for an embedding; for
+        amplitudes a doubled buffer of the last values (each written twice, so the
+        window is always one slice) and one addmm; else the layer's cached step."""
+        layer = self.model.input_layer
+        self.embedding = layer.weight.detach() if isinstance(layer, EmbeddingInput) else None
         self.input_cache = None
         self._amplitude_windows: list[tuple[Tensor, Tensor, Tensor]] | None = None
-        if model.input_encoding == "continuous":
-            # the input conv on amplitudes: each value is written twice into a buffer of
-            # two spans, so the last span is always one contiguous slice; one addmm then
-            conv = model.input_layer
-            k, d = conv.kernel_size[0], conv.dilation[0]
+        if isinstance(layer, ContinuousInput):
+            k, d = layer.kernel_size[0], layer.dilation[0]
             span = (k - 1) * d + 1
-            amplitudes = torch.zeros(batch, 2 * span, **dev)  # zeros: forward's padding
+            amplitudes = torch.zeros(self.batch, 2 * span, **self._dev)  # forward's padding
             self._amplitude_windows = [
                 (amplitudes[:, p], amplitudes[:, p + span], amplitudes[:, p + 1:p + 1 + span:d])
                 for p in range(span)]  # (B,), (B,), (B, k) oldest first
-            self._input_taps = conv.weight.detach()[:, 0, :].t().to(**dev).contiguous()  # (k, R)
-            self._input_bias = (conv.bias.detach().to(**dev) if conv.bias is not None
-                                else torch.zeros(r, **dev))
-        elif self.embedding is None:  # one-hot vectors: the conv's own cached step
-            self.input_cache = model.input_layer.init_cache(batch, self.device, self.dtype)
-        self.carried = torch.zeros(n + 1, batch, r + s, **dev)  # [x_l - c_l ; skip sum so far]
+            self._input_taps = layer.weight.detach()[:, 0, :].t().to(**self._dev).contiguous()
+            self._input_bias = (layer.bias.detach().to(**self._dev) if layer.bias is not None
+                                else torch.zeros(self.residual_channels, **self._dev))
+        elif self.embedding is None:  # one-hot vectors: the layer's own cached step
+            self.input_cache = layer.init_cache(self.batch, self.device, self.dtype)
+
+    def _allocate_buffers(self) -> None:
+        """Per-step buffers and their per-layer views: the steps allocate nothing."""
+        n, r, g = self.num_layers, self.residual_channels, self.gate_channels
+        batch, dev = self.batch, self._dev
+        self.carried = torch.zeros(n + 1, batch, r + self.skip_channels, **dev)  # [x_l - c_l; s]
         self.past = torch.empty(n, batch, 2 * g, **dev)
-        self._past_taps = torch.empty(n * taps, batch, 2 * g, **dev)
+        self._past_taps = torch.empty(n * (self.kernel_size - 1), batch, 2 * g, **dev)
         self._bias_step = torch.empty(n, batch, 2 * g, **dev)
         self.h = torch.empty(n, batch, 2 * g, **dev)
         self.z = torch.empty(n, batch, g, **dev)
@@ -186,18 +221,17 @@ class FastStepper:
              self.carried[i], self.carried[i + 1])
             for i in range(n)
         ]
-        head = model.head
-        self.head_w1 = head[1].weight[..., 0].t().contiguous()
-        self.head_w2 = head[3].weight[..., 0].t().contiguous()
-        self.head_b1, self.head_b2 = head[1].bias.detach(), head[3].bias.detach()
         self.skip_slice = self.carried[n, :, r:]
         self._first_input = self.carried[0, :, :r]  # (B, R) view
         self._layer_inputs = self.carried[:-1, :, :r]  # (N, B, R) view
         self._embedded = torch.empty(batch, r, **dev)
-        context = getattr(model, "context", None)
-        self.context_cache = (None if context is None
-                              else context.init_cache(batch, self.device, self.dtype))
-        self.t = 0
+
+    def _prepare_head(self) -> None:
+        """The output head's two 1x1 convolutions as matrices."""
+        hidden, out = self.model.head_hidden, self.model.head_out
+        self.head_w1 = hidden.weight[..., 0].t().contiguous()
+        self.head_w2 = out.weight[..., 0].t().contiguous()
+        self.head_b1, self.head_b2 = hidden.bias.detach(), out.bias.detach()
 
     # -- ring indices --------------------------------------------------------------------
 
@@ -247,8 +281,8 @@ class FastStepper:
             self._first_input.copy_(torch.addmm(self._input_bias, window, self._input_taps,
                                                 out=self._embedded))
         else:
-            h0, self.input_cache = self.model.input_layer.step(
-                self.model._conv_input(x.unsqueeze(-1)), self.input_cache)
+            h0, self.input_cache = self.model.input_layer.step(x.unsqueeze(-1),
+                                                               self.input_cache)
             self._first_input.copy_(h0[..., 0])
 
         # all layers' past taps in one gather and one batched matmul

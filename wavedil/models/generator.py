@@ -26,20 +26,17 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wavedil.distributions import MuLawCategorical, OutputDistribution
-from wavedil.nn import CausalConv1d, DilatedStack, LocalUpsampler, dilation_schedule
-from wavedil.nn.cache import RingBuffer
+from wavedil.models.inputs import INPUT_ENCODINGS, InputEncoding, make_input
+from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
+from wavedil.nn.cache import RingBuffer, StreamingBlock
 from wavedil.nn.checks import check_choice, check_positive_int
 from wavedil.nn.conv import receptive_field_of
 from wavedil.spec import serializable
 
 __all__ = ["INPUT_ENCODINGS", "WaveNet", "WaveNetState"]
-
-INPUT_ENCODINGS = ("embedding", "onehot", "continuous")
-
 
 class WaveNetState(NamedTuple):
     """The generator's streaming cache (see :meth:`WaveNet.init_state`).
@@ -146,13 +143,10 @@ class WaveNet(nn.Module):
         check_positive_int("residual_channels", residual_channels)
         dilations = list(dilations) if dilations is not None else dilation_schedule(512, 2)
 
-        # -- input layer: previous values -> (B, R, T)
-        classes = getattr(self.output, "classes", None)
-        if input_encoding == "embedding":
-            self.input_layer: nn.Module = nn.Embedding(classes, residual_channels)
-        else:
-            in_channels = classes if input_encoding == "onehot" else 1
-            self.input_layer = CausalConv1d(in_channels, residual_channels, kernel_size)
+        # -- input layer: previous values -> (B, R, T) (see wavedil.models.inputs)
+        self.input_layer: InputEncoding = make_input(
+            input_encoding, getattr(self.output, "classes", None), residual_channels,
+            kernel_size)
 
         # -- conditioning
         if global_classes is not None:
@@ -203,7 +197,7 @@ class WaveNet(nn.Module):
             nn.Conv1d(skip_channels, self.output.out_channels, 1),
         )
         if context is not None:
-            if not getattr(context, "causal", False) or not hasattr(context, "step"):
+            if not getattr(context, "causal", False) or not isinstance(context, StreamingBlock):
                 raise ValueError(
                     f"Expected a causal context block with a step method, but "
                     f"{type(context).__name__} is not (build it with causal=True).")
@@ -216,22 +210,23 @@ class WaveNet(nn.Module):
     @property
     def receptive_field(self) -> int:
         """Past values (the current one included) that one output depends on."""
-        first = getattr(self.input_layer, "receptive_field", 1)
+        first = self.input_layer.receptive_field
         context = 1 if self.context is None else self.context.receptive_field
         return receptive_field_of(first, self.stack.receptive_field, context)
 
+    @property
+    def head_hidden(self) -> nn.Conv1d:
+        """The output head's first 1x1 convolution (skip -> skip channels)."""
+        return self.head[1]
+
+    @property
+    def head_out(self) -> nn.Conv1d:
+        """The output head's last 1x1 convolution (skip -> distribution parameters)."""
+        return self.head[3]
+
     def embed_input(self, x: Tensor) -> Tensor:
         """Previous values ``(B, T)`` -> residual stream ``(B, R, T)``."""
-        if self.input_encoding == "embedding":
-            return self.input_layer(x).transpose(1, 2)  # (B, T, R) -> (B, R, T)
-        return self.input_layer(self._conv_input(x))  # (B, R, T)
-
-    def _conv_input(self, x: Tensor) -> Tensor:
-        """Values ``(B, T)`` -> the input conv's input: one-hot ``(B, C, T)`` or ``(B, 1, T)``."""
-        dtype = self.input_layer.weight.dtype
-        if self.input_encoding == "onehot":
-            return F.one_hot(x, self.output.out_channels).transpose(1, 2).to(dtype)
-        return x.unsqueeze(1).to(dtype)
+        return self.input_layer(x)
 
     def global_vector(self, global_cond: Tensor | None) -> Tensor | None:
         """Class ids ``(B,)`` or vectors ``(B, E)`` -> vectors ``(B, E)`` (or None)."""
@@ -300,7 +295,12 @@ class WaveNet(nn.Module):
     ) -> Tensor:
         """``forward`` with conditioning already prepared: ``local`` ``(B, L, T)`` from
         :meth:`upsample_local`, ``global_vector`` ``(B, E)`` from :meth:`global_vector`."""
-        h = self.embed_input(x)  # (B, R, T)
+        return self.forward_hidden(self.embed_input(x), local, global_vector)
+
+    def forward_hidden(self, h: Tensor, local: Tensor | None, global_vector: Tensor | None
+                       ) -> Tensor:
+        """The network after its input layer: residual stream ``(B, R, T)`` ->
+        distribution parameters ``(B, C, T)``."""
         skip = self.stack(h, local, global_vector).skip  # (B, S, T)
         if self.context is not None:
             skip = self.context(torch.relu(skip))  # (B, S, T)
@@ -312,10 +312,9 @@ class WaveNet(nn.Module):
                    dtype: torch.dtype | None = None) -> WaveNetState:
         """Empty histories for :meth:`step`, as if the sequence were preceded by the
         zero padding that ``forward`` uses."""
-        dtype = dtype or self.head[1].weight.dtype
-        device = device or self.head[1].weight.device
-        first = (None if self.input_encoding == "embedding"
-                 else self.input_layer.init_cache(batch, device, dtype))
+        dtype = dtype or self.head_out.weight.dtype
+        device = device or self.head_out.weight.device
+        first = self.input_layer.init_cache(batch, device, dtype)
         context = (None if self.context is None
                    else self.context.init_cache(batch, device, dtype))
         return WaveNetState(first, self.stack.init_cache(batch, device, dtype), context)
@@ -336,10 +335,7 @@ class WaveNet(nn.Module):
         Shape:
             ``x (B, 1), local (B, L, 1)?, global_vector (B, E)? -> (B, C, 1), state``
         """
-        if self.input_encoding == "embedding":
-            h, first = self.embed_input(x), None  # (B, R, 1)
-        else:
-            h, first = self.input_layer.step(self._conv_input(x), state.input)  # (B, R, 1)
+        h, first = self.input_layer.step(x, state.input)  # (B, R, 1)
         out, stack = self.stack.step(h, state.stack, local, global_vector)
         skip, context = out.skip, None  # (B, S, 1)
         if self.context is not None:

@@ -8,17 +8,34 @@ inputs ``x[t - j d]`` for ``j = 0 .. k - 1``. The ring holds
 ``x[t - L] .. x[t - 1]`` with ``x[s]`` in slot ``s mod L`` (``L = (k - 1) d``),
 so one step reads ``k - 1`` slots and overwrites one: O(1) work per layer,
 never a copy of the whole history.
+
+:class:`StreamingBlock` is what every causal block that runs one step at a time
+offers: ``init_cache`` once, then ``step`` with the cache passed in and out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-__all__ = ["RingBuffer"]
+__all__ = ["RingBuffer", "StreamingBlock"]
+
+
+@runtime_checkable
+class StreamingBlock(Protocol):
+    """A causal block that runs one step at a time, its cache explicit.
+
+    Shape:
+        ``step: (B, C, 1), cache -> (B, C', 1), cache``
+    """
+
+    def init_cache(self, batch: int, device: torch.device | str | None = None,
+                   dtype: torch.dtype | None = None) -> Any: ...
+
+    def step(self, x: Tensor, cache: Any) -> tuple[Tensor, Any]: ...
 
 
 class RingBuffer(NamedTuple):
