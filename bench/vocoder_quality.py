@@ -30,14 +30,14 @@ from pathlib import Path
 import torch
 from timing import interleaved, medians, spread_pct
 
-from wavedil.checkpoint import load_classifier, load_model
+from wavedil.checkpoint import load_classifier
 from wavedil.cli.evaluate_vocoder import select_clips
 from wavedil.cli.resynth import decode_for_vocoder
 from wavedil.data.sources import FSDD_PATTERN, fsdd_recordings
 from wavedil.inference.vocoder import (
     VocoderClip,
-    check_vocoder,
     evaluate_vocoder,
+    load_vocoder,
     mel_frames,
     resynthesize,
 )
@@ -60,9 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    loaded = load_model(args.checkpoint, kind="generator")
-    model, info = loaded.model, loaded.info
-    settings = check_vocoder(model, info.local_features)
+    model, info, settings = load_vocoder(args.checkpoint)
     rate = info.sample_rate
     classifier, names = None, []
     if args.classifier:

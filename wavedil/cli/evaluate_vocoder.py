@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from wavedil.checkpoint import load_classifier, load_model
+from wavedil.checkpoint import load_classifier
 from wavedil.cli.arguments import device, non_negative_float, positive_int, regex
 from wavedil.cli.common import UsageError, check_outputs, expand_paths, run_cli
 from wavedil.cli.resynth import decode_for_vocoder
@@ -41,8 +41,8 @@ from wavedil.data.sources import FSDD_PATTERN
 from wavedil.inference.vocoder import (
     METHODS_SCORED,
     VocoderClip,
-    check_vocoder,
     evaluate_vocoder,
+    load_vocoder,
 )
 
 __all__ = ["main", "report_markdown", "select_clips"]
@@ -136,12 +136,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    loaded = load_model(args.checkpoint, kind="generator", map_location=args.device)
-    model, info = loaded.model, loaded.info
-    try:
-        settings = check_vocoder(model, info.local_features)
-    except ValueError as err:
-        raise UsageError(f"{args.checkpoint}: {err}") from err
+    model, info, settings = load_vocoder(args.checkpoint, args.device)
     classifier, class_names = None, []
     if args.classifier:
         classifier, cinfo = load_classifier(args.classifier, args.device)

@@ -26,13 +26,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from wavedil.checkpoint import load_model
 from wavedil.cli.arguments import device, non_negative_float, positive_int
 from wavedil.cli.common import UsageError, check_outputs, count_failures, run_cli
 from wavedil.data.functional import resample, to_mono
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, read_audio, write_audio
 from wavedil.inference import METHODS
-from wavedil.inference.vocoder import check_vocoder, mel_frames, resynthesize
+from wavedil.inference.vocoder import load_vocoder, mel_frames, resynthesize
 
 __all__ = ["SILENCE_PEAK", "decode_for_vocoder", "main", "plan_outputs"]
 
@@ -107,12 +106,7 @@ def decode_for_vocoder(path: Path, sample_rate: int, allow_resample: bool) -> to
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    loaded = load_model(args.checkpoint, kind="generator", map_location=args.device)
-    model, info = loaded.model, loaded.info
-    try:
-        settings = check_vocoder(model, info.local_features)
-    except ValueError as err:
-        raise UsageError(f"{args.checkpoint}: {err}") from err
+    model, info, settings = load_vocoder(args.checkpoint, args.device)
     rate = info.sample_rate
 
     planned = plan_outputs(args.inputs, args.out)

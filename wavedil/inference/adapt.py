@@ -13,9 +13,8 @@ predictions over all the recordings stay spread over the classes (high entropy
 of their mean, weighted by ``diversity``). The second term assumes the
 recordings cover the classes roughly evenly, as a speaker reading each label a
 few times does; on a skewed set it pulls predictions toward a spread that is not
-there (on FSDD, recordings of half the digits 2.5 times as frequent as the rest
-cost about 7 points on average against an even set, and george fell below the
-unadapted model).
+there. Measurements on FSDD, skewed sets included, are in
+docs/experiments/fsdd.md ("Adapting to a new speaker").
 
 The network runs in eval mode throughout (no dropout, no SpecAugment, no
 waveform augmentation): the objective is built from its own predictions, and

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -26,11 +27,13 @@ from wavedil.nn.checks import check_positive_int
 
 __all__ = [
     "METHODS_SCORED",
+    "LoadedVocoder",
     "Resynthesis",
     "VocoderClip",
     "check_vocoder",
     "evaluate_vocoder",
     "griffin_lim",
+    "load_vocoder",
     "mel_frames",
     "resynthesize",
     "score_clip",
@@ -74,6 +77,31 @@ def check_vocoder(model: WaveNet, settings: Mapping[str, Any] | None) -> dict[st
             f"Expected mel settings of {model.local_channels} bands and a hop of "
             f"{model.local_upsampler.hop_length} (the model's), but found {settings}.")
     return settings
+
+
+class LoadedVocoder(NamedTuple):
+    """What :func:`load_vocoder` returns: the model, its data info and mel settings."""
+
+    model: WaveNet
+    info: Any
+    settings: dict[str, Any]
+
+
+def load_vocoder(path: str | Path, map_location: Any = "cpu") -> LoadedVocoder:
+    """A vocoder checkpoint: a generator with mel conditioning and its mel settings.
+
+    Raises:
+        FileNotFoundError, CheckpointError: a missing or unusable checkpoint.
+        ValueError: naming the checkpoint, when it is not a vocoder.
+    """
+    from wavedil.checkpoint import load_model
+
+    loaded = load_model(path, kind="generator", map_location=map_location)
+    try:
+        settings = check_vocoder(loaded.model, loaded.info.local_features)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    return LoadedVocoder(loaded.model, loaded.info, settings)
 
 
 def mel_frames(audio: Tensor, sample_rate: int, settings: Mapping[str, Any]) -> Tensor:
