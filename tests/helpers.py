@@ -37,3 +37,33 @@ def stream(module, x: torch.Tensor) -> torch.Tensor:
         y, cache = module.step(x[..., t:t + 1], cache)
         steps.append(y)
     return torch.cat(steps, dim=-1)
+
+
+class FailingSaves(pl.Callback):
+    """Fault injection for checkpoint writes: the first ``after`` saves succeed;
+    from then on each save writes half its bytes and then fails the way ``fault``
+    says: ``"disk_full"`` (``OSError`` ENOSPC) or ``"kill"`` (SIGKILL, mid-write)."""
+
+    def __init__(self, after: int, fault: str) -> None:
+        self.after, self.fault = after, fault
+
+    def setup(self, trainer, pl_module, stage) -> None:
+        import errno
+        import io
+        import signal
+
+        real, done = torch.save, [0]
+
+        def save(obj, f, *args, **kwargs):
+            if done[0] < self.after:
+                done[0] += 1
+                return real(obj, f, *args, **kwargs)
+            buffer = io.BytesIO()
+            real(obj, buffer, *args, **kwargs)
+            f.write(buffer.getvalue()[: buffer.tell() // 2])
+            f.flush()
+            if self.fault == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        torch.save = save

@@ -89,3 +89,54 @@ def test_a_record_missing_a_field_is_named(tmp_path, field):
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match=f"record lacks {field}"):
         load_model(path)
+
+
+def _format_1(spec):
+    """``spec`` as wavedil wrote it before format 2: the front end's augmentation
+    as flat arguments."""
+    front = dict(spec["frontend"])
+    masks, warp = front.pop("spec_augment"), front.pop("warp")
+    front.update({k: v for k, v in masks.items() if k != "_target_"})
+    front.update(freq_warp=warp["amount"], freq_warp_segments=warp["segments"])
+    return {**spec, "frontend": front}
+
+
+def test_a_format_1_checkpoint_loads_and_resumes_with_its_augmentation(tmp_path):
+    from wavedil.nn import MelWarp, SpecAugment
+    from wavedil.tasks import ClassificationTask
+
+    torch.manual_seed(0)
+    front = MFCCFrontend(8000, n_mfcc=13, spec_augment=SpecAugment(1, 3, 2, 8),
+                         warp=MelWarp(0.1, segments=2))
+    net = WaveNetClassifier(4, front, 8, 8, 8, dilations=[1, 2])
+    info = DataInfo(8000, class_names=list("abcd"))
+    path = save_checkpoint(net, info, tmp_path / "old.ckpt", task="classification")
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["wavedil"].update(format=1, model=_format_1(checkpoint["wavedil"]["model"]))
+    assert "freq_warp" in checkpoint["wavedil"]["model"]["frontend"]
+    torch.save(checkpoint, path)
+
+    loaded = load_model(path, kind="classifier").model
+    assert loaded.frontend.spec_augment.time_masks == 2
+    assert loaded.frontend.warp.segments == 2
+    audio = torch.randn(3, 2000) * 0.1
+    outputs = []
+    for model in (net, loaded):  # the same augmentation draws the same features
+        torch.manual_seed(1)
+        outputs.append(model.train().frontend(audio).features)
+    torch.testing.assert_close(outputs[0], outputs[1])
+    # resuming a run from it: the configured model matches the upgraded record
+    task = ClassificationTask(net, torch.optim.Adam, data_info=info)
+    task.on_load_checkpoint(checkpoint)
+    checkpoint["wavedil"]["model"]["frontend"]["n_mfcc"] = 12
+    with pytest.raises(ValueError, match="differs from the configured one"):
+        task.on_load_checkpoint(checkpoint)
+
+
+def test_a_checkpoint_from_a_newer_wavedil_is_refused_by_format(tmp_path):
+    path = _saved(tmp_path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["wavedil"]["format"] = 99
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match="checkpoint format 99; this wavedil reads format 2"):
+        load_model(path)

@@ -124,8 +124,12 @@ def test_fsdd_logmel_experiment_changes_only_the_front_end(tmp_path):
     assert mfcc == logmel  # data, augmentation, voices, stack, training: all shared
     assert front[0]["_target_"].endswith("MFCCFrontend") and front[0]["n_mfcc"] == 13
     assert front[1]["_target_"].endswith("LogMelFrontend") and front[1]["n_mels"] == 40
-    for key in ("freq_masks", "time_masks", "time_mask_width", "freq_warp"):
-        assert front[0][key] == front[1][key]  # the same augmentation of the features
+    masks = front[0]["spec_augment"], front[1]["spec_augment"]
+    for key in ("freq_masks", "time_masks", "time_mask_width"):
+        assert masks[0][key] == masks[1][key]  # the same augmentation of the features
+    assert masks[0]["freq_mask_width"] / 13 == pytest.approx(masks[1]["freq_mask_width"] / 40,
+                                                             rel=0.25)  # as wide, relative
+    assert front[0]["warp"] == front[1]["warp"]
 
 
 def test_conditioning_follows_the_data(tmp_path):

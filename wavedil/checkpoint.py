@@ -17,10 +17,10 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
+from wavedil.checkpoint_format import CHECKPOINT_FORMAT, CHECKPOINT_KEY, upgrade_record
 from wavedil.data.sources import DataInfo
 from wavedil.models.wrappers import Ensemble, SpeedAveraged
 from wavedil.spec import SpecError, from_spec
-from wavedil.tasks.base import CHECKPOINT_FORMAT, CHECKPOINT_KEY
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -43,6 +43,8 @@ CHECKPOINT_CLASSES = frozenset({
     "wavedil.nn.frontends.WaveformFrontend",
     "wavedil.nn.frontends.LogMelFrontend",
     "wavedil.nn.frontends.MFCCFrontend",
+    "wavedil.nn.specaugment.SpecAugment",
+    "wavedil.nn.specaugment.MelWarp",
     "wavedil.nn.context.ContextModule",
     "wavedil.nn.aspp.ASPP1d",
 })
@@ -58,12 +60,19 @@ class CheckpointError(ValueError):
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Write each checkpoint to a temporary file beside its target, flush it to
     disk, then rename it into place: a crash mid-write leaves the previous
-    checkpoint intact instead of a truncated one."""
+    checkpoint intact instead of a truncated one.
+
+    A failed write (disk full, folder gone) raises an ``OSError`` that names the
+    checkpoint and says the previous one is intact; the temporary file of a writer
+    that was killed mid-write is removed by the next write of the same checkpoint.
+    """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
                         storage_options: Any | None = None) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as f:
@@ -71,6 +80,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+        except OSError as err:
+            kept = (f"the previous {path.name} and the other checkpoints in {path.parent} are "
+                    "untouched" if path.exists()
+                    else f"the checkpoints already in {path.parent} are untouched")
+            raise OSError(err.errno, f"Cannot write checkpoint {path} ({err.strerror or err}); "
+                          f"{kept}. Free space (or fix the folder) and resume with "
+                          "ckpt_path=last.") from err
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -139,6 +155,7 @@ def load_model(
         raise CheckpointError(
             f"{path}: the {CHECKPOINT_KEY!r} record lacks {', '.join(missing)}; expected a "
             "complete record, as `python train.py` writes it.")
+    record = upgrade_record(record)
     if record.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} has checkpoint format {record.get('format')!r}; this wavedil reads "

@@ -82,3 +82,20 @@ def test_voices_with_their_own_formants_are_listed_with_their_factors(espeak, tm
     assert [tuple(v["formants"]) for v in listing["voices"]] == [v.formants for v in drawn]
     assert all(len(v["formants"]) == tts_module.N_FORMANTS for v in listing["voices"])
     assert (out / "voices.png").exists() and len(list(out.rglob("*.wav"))) == 2
+
+
+def test_an_earlier_run_is_never_overwritten_without_overwrite(espeak, tmp_path, capsys):
+    out = tmp_path / "voices"
+    base = ["--out", str(out), "--words", "9=nine", "--plot-voices", "0"]
+    assert main([*base, "--voices", "3"]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*.wav")}
+    # a second, smaller run: refused, for it would overwrite and leave stale clips behind
+    assert main([*base, "--voices", "2", "--seed", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "holds clips of an earlier run" in err and "--overwrite" in err
+    assert {p: p.read_bytes() for p in out.rglob("*.wav")} == before
+    assert main([*base, "--voices", "2", "--seed", "7", "--overwrite"]) == 0
+    assert sorted(p.name for p in out.rglob("*.wav")) == ["9_espeak_0.wav", "9_espeak_1.wav"]
+    assert (out / "9" / "9_espeak_0.wav").read_bytes() != before[out / "9" / "9_espeak_0.wav"]
+    assert main([*base, "--voices", "2", "--seed", "7"]) == 2  # the same files exist
+    assert "already exist" in capsys.readouterr().err

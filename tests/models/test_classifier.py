@@ -9,8 +9,8 @@ from wavedil.spec import from_spec, to_spec
 FRONTENDS = {
     "mulaw": lambda: WaveformFrontend(mu_law=True),
     "float": lambda: WaveformFrontend(mu_law=False),
-    "logmel": lambda: LogMelFrontend(8000, 256, 64, 20),
-    "mfcc": lambda: MFCCFrontend(8000, 13, n_mels=20),
+    "logmel": lambda: LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=20),
+    "mfcc": lambda: MFCCFrontend(8000, n_mfcc=13, n_mels=20),
 }
 
 
@@ -66,8 +66,8 @@ def test_dilated_bodies_plug_into_the_classifier(body):
     from wavedil.receptive_field import layer_fields
 
     module = ContextModule(16) if body == "context" else ASPP1d(16, 24, rates=(2, 4))
-    clf = WaveNetClassifier(4, LogMelFrontend(8000, 256, 64, 20), residual_channels=16,
-                            skip_channels=32, body=module)
+    clf = WaveNetClassifier(4, LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=20),
+                            residual_channels=16, skip_channels=32, body=module)
     audio, lengths = torch.randn(3, 3000), torch.tensor([3000, 2000, 900])
     audio[1, 2000:] = audio[2, 900:] = 0.0  # batch padding
     assert clf(audio, lengths).shape == (3, 4)

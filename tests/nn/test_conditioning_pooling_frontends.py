@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from wavedil.nn import LocalUpsampler, LogMelFrontend, MFCCFrontend, Pooling, WaveformFrontend
+from wavedil.nn import (
+    LocalUpsampler,
+    LogMelFrontend,
+    MelWarp,
+    MFCCFrontend,
+    Pooling,
+    SpecAugment,
+    WaveformFrontend,
+)
 from wavedil.nn.pooling import lengths_to_mask
 
 
@@ -44,8 +52,9 @@ def test_pooling_ignores_padding(kind):
         Pooling("median", 3)
 
 
-@pytest.mark.parametrize("frontend", [WaveformFrontend(mu_law=True), WaveformFrontend(mu_law=False),
-                                      LogMelFrontend(8000, 256, 64, 40), MFCCFrontend(8000, 20)])
+@pytest.mark.parametrize("frontend", [
+    WaveformFrontend(mu_law=True), WaveformFrontend(mu_law=False),
+    LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=40), MFCCFrontend(8000, n_mfcc=20)])
 def test_frontends_shapes_and_lengths(frontend):
     audio = torch.randn(3, 1000) * 0.1
     lengths = torch.tensor([1000, 700, 300])
@@ -56,7 +65,7 @@ def test_frontends_shapes_and_lengths(frontend):
 
 
 def test_spectral_normalisation_zeroes_padding_and_centres_valid_frames():
-    frontend = LogMelFrontend(8000, 256, 64, 16, normalize=True)
+    frontend = LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=16, normalize=True)
     audio = torch.randn(2, 2000) * 0.1
     lengths = torch.tensor([2000, 1000])
     feats, frames = frontend(audio, lengths)
@@ -66,9 +75,10 @@ def test_spectral_normalisation_zeroes_padding_and_centres_valid_frames():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: LogMelFrontend(8000, 256, 64, 16, deltas=2, normalize_variance=True),
-    lambda: MFCCFrontend(8000, 13, deltas=1),
-    lambda: MFCCFrontend(8000, 13, compression="pcen"),
+    lambda: LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=16, deltas=2,
+                           normalize_variance=True),
+    lambda: MFCCFrontend(8000, n_mfcc=13, deltas=1),
+    lambda: MFCCFrontend(8000, n_mfcc=13, compression="pcen"),
 ])
 def test_deltas_and_variance_keep_padding_invariance(make):
     frontend = make().eval()
@@ -89,8 +99,8 @@ def test_delta_of_a_ramp_is_its_slope():
 
 
 def test_training_only_augmentations():
-    frontend = LogMelFrontend(8000, 256, 64, 20, freq_masks=2, freq_mask_width=5,
-                              time_masks=2, time_mask_width=5, freq_warp=0.2)
+    frontend = LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=20,
+                              spec_augment=SpecAugment(2, 5, 2, 5), warp=MelWarp(0.2))
     audio = torch.randn(4, 3000) * 0.1
     frontend.eval()
     first = frontend(audio).features
@@ -101,10 +111,31 @@ def test_training_only_augmentations():
     assert not torch.allclose(trained, first)
     zero_rows = (trained == 0).all(dim=2).sum().item()  # whole masked mel bands
     assert zero_rows >= 1
-    with pytest.raises(ValueError, match="freq_warp"):
-        LogMelFrontend(8000, freq_warp=0.7)
+    with pytest.raises(ValueError, match="warp amount"):
+        MelWarp(0.7)
     with pytest.raises(ValueError, match="deltas"):
         LogMelFrontend(8000, deltas=3)
+    with pytest.raises(ValueError, match="spec_augment to be a SpecAugment"):
+        LogMelFrontend(8000, spec_augment=MelWarp(0.1))
+    with pytest.raises(TypeError):  # everything after the rate by keyword
+        LogMelFrontend(8000, 256, 64, 20)
+
+
+def test_spec_augment_masks_bands_of_channels_and_frames_within_the_valid_frames():
+    torch.manual_seed(0)
+    masks = SpecAugment(freq_masks=1, freq_mask_width=3, time_masks=2, time_mask_width=4).train()
+    feats = torch.ones(64, 12, 30)
+    lengths = torch.full((64,), 20)
+    out = masks(feats, lengths)
+    blank_channels = (out == 0).all(dim=2).sum(1)  # (B,) whole channels blanked
+    assert blank_channels.max() <= 3 and blank_channels.sum() > 0
+    blank_frames = (out == 0).all(dim=1)  # (B, N) whole frames blanked
+    assert not blank_frames[:, 20:].any()  # padding frames are never chosen
+    blank_frames = blank_frames.sum(1)
+    assert blank_frames.max() <= 2 * 4 and blank_frames.sum() > 0
+    assert torch.equal(masks.eval()(feats, lengths), feats)
+    with pytest.raises(ValueError, match="freq_mask_width"):
+        SpecAugment(freq_mask_width=0)
 
 
 @pytest.mark.parametrize("segments", [1, 2, 3])
@@ -112,11 +143,10 @@ def test_frequency_warp_stretches_each_segment_by_its_own_factor(segments):
     """Warping a ramp (channel c holds the value c) reads back where each output
     channel was taken from: a monotone map that starts at channel 0, whose step is
     one factor within 1 +- amount over each of the ``segments`` equal stretches."""
-    from wavedil.nn.frontends import _warp_channels
     torch.manual_seed(0)
     channels, amount = 40, 0.2
     ramp = torch.arange(float(channels)).view(1, channels, 1).expand(64, channels, 3)
-    source = _warp_channels(ramp.contiguous(), amount, segments)[..., 0]  # (64, C)
+    source = MelWarp(amount, segments).train()(ramp.contiguous())[..., 0]  # (64, C)
     assert torch.all(source[:, 0] == 0)
     assert torch.all(source <= channels - 1)
     inside = source[:, 1:] < channels - 1  # steps not held at the top edge
@@ -132,26 +162,29 @@ def test_frequency_warp_stretches_each_segment_by_its_own_factor(segments):
         factors.append(part[:, 0])
     if segments > 1:  # the segments draw different factors
         assert (factors[0] - factors[1]).abs().max() > 0.05
-    with pytest.raises(ValueError, match="freq_warp_segments"):
-        LogMelFrontend(8000, freq_warp=0.1, freq_warp_segments=0)
+    with pytest.raises(ValueError, match="segments"):
+        MelWarp(0.1, segments=0)
 
 
 @pytest.mark.parametrize("frontend_cls", [LogMelFrontend, MFCCFrontend])
-def test_frontends_warp_their_mel_bands_in_segments_only_in_training(frontend_cls, monkeypatch):
-    from wavedil.nn import frontends
+def test_frontends_warp_their_mel_bands_in_segments_only_in_training(frontend_cls):
     calls = []
-    real = frontends._warp_channels
 
-    def spy(bands, amount, segments=1):
-        calls.append((bands.shape[1], amount, segments))
-        return real(bands, amount, segments)
+    class Spy(MelWarp):
+        def forward(self, bands):
+            calls.append((bands.shape[1], self.training))
+            return super().forward(bands)
 
-    monkeypatch.setattr(frontends, "_warp_channels", spy)
-    frontend = frontend_cls(8000, n_mels=30, freq_warp=0.15, freq_warp_segments=2)
+    frontend = frontend_cls(8000, n_mels=30, warp=Spy(0.15, segments=2))
     frontend.train()(torch.randn(2, 2000))
-    assert calls == [(30, 0.15, 2)]  # on the mel bands (before any DCT)
+    assert calls == [(30, True)]  # on the mel bands (before any DCT)
     frontend.eval()(torch.randn(2, 2000))
-    assert len(calls) == 1
+    assert calls[1] == (30, False)
+    torch.manual_seed(0)
+    warped = frontend.train()(torch.randn(2, 2000)).features
+    torch.manual_seed(0)
+    plain = frontend_cls(8000, n_mels=30).train()(torch.randn(2, 2000)).features
+    assert not torch.allclose(warped, plain)
 
 
 def test_pcen_matches_a_one_pole_smoother_started_at_the_first_frame():
@@ -174,8 +207,9 @@ def test_pcen_frontend_takes_out_a_band_gain_that_log_mel_keeps():
     the log of the gain."""
     torch.manual_seed(0)
     audio = torch.randn(1, 4000) * 0.05
-    pcen = LogMelFrontend(8000, 256, 64, 20, normalize=False, compression="pcen").eval()
-    log = LogMelFrontend(8000, 256, 64, 20, normalize=False).eval()
+    pcen = LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=20, normalize=False,
+                          compression="pcen").eval()
+    log = LogMelFrontend(8000, n_fft=256, hop_length=64, n_mels=20, normalize=False).eval()
     def change(frontend):
         a, b = frontend(audio).features, frontend(audio * 8).features
         return ((a - b).abs().mean() / a.abs().mean()).item()

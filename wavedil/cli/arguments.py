@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
-__all__ = ["device", "non_negative_float", "positive_float", "positive_int", "regex", "speed"]
+__all__ = [
+    "add_classifier_options",
+    "device", "non_negative_float", "positive_float", "positive_int", "regex", "speed"]
 
 
 def _number(text: str, kind: type, expected: str, ok: Callable[[float], bool]) -> int | float:
@@ -82,3 +85,17 @@ def device(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"unsupported device {text!r}; expected cpu, cuda, cuda:N or mps")
     return str(dev)
+
+
+def add_classifier_options(parser: argparse.ArgumentParser, batch_size: int) -> None:
+    """The options of every tool that runs a classifier: ``--checkpoint`` (repeated
+    for an ensemble), ``--speeds`` (test-time speed averaging), ``--batch-size``
+    and ``--device``."""
+    parser.add_argument("--checkpoint", required=True, type=Path, action="append",
+                        metavar="CKPT", help="a classifier .ckpt; repeat it for an ensemble "
+                                             "(their log-probabilities averaged)")
+    parser.add_argument("--speeds", type=speed, nargs="+", metavar="S",
+                        help="test-time augmentation: average over the clip played at "
+                             "these speeds, e.g. --speeds 0.9 1.0 1.1")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size)
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")

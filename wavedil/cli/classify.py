@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from wavedil.checkpoint import CheckpointError, load_classifier
-from wavedil.cli.arguments import device, positive_int, speed
-from wavedil.cli.common import count_failures, expand_paths
+from wavedil.checkpoint import load_classifier
+from wavedil.cli.arguments import add_classifier_options, positive_int
+from wavedil.cli.common import UsageError, count_failures, expand_paths, run_cli
 from wavedil.data.io import AUDIO_EXTENSIONS
 from wavedil.inference.classify import Failure, predict_files
 
@@ -34,34 +34,26 @@ __all__ = ["main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wavedil-classify",
                                      description="Classify audio files with a checkpoint.")
-    parser.add_argument("--checkpoint", required=True, type=Path, action="append",
-                        metavar="CKPT", help="a classifier .ckpt; repeat it for an ensemble "
-                                             "(their log-probabilities averaged)")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
                         help="audio files, or folders searched for .wav/.flac/.ogg")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of text")
     parser.add_argument("--top", type=positive_int, default=1, help="also list the K best labels")
-    parser.add_argument("--speeds", type=speed, nargs="+", metavar="S",
-                        help="test-time augmentation: average over the clip played at "
-                             "these speeds, e.g. --speeds 0.9 1.0 1.1")
-    parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
+    add_classifier_options(parser, batch_size=32)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        model, info = load_classifier(args.checkpoint, args.device, args.speeds)
-    except (FileNotFoundError, CheckpointError, ValueError) as err:
-        print(f"wavedil-classify: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli("wavedil-classify", lambda: _classify(args))
+
+
+def _classify(args: argparse.Namespace) -> int:
+    model, info = load_classifier(args.checkpoint, args.device, args.speeds)
     names = info.class_names or [str(i) for i in range(model.num_classes)]
     paths = expand_paths(args.inputs)
     if all(path.is_dir() for path in paths):  # only folders, none holding audio
-        print(f"wavedil-classify: error: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
-              f"{', '.join(args.inputs)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
+                         f"{', '.join(args.inputs)}")
     failed: list[Path] = []
     for result in predict_files(model, names, info.sample_rate, paths,
                                 args.batch_size, args.device):

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wavedil.checkpoint import load_classifier
-from wavedil.cli.arguments import device, positive_int, regex, speed
+from wavedil.cli.arguments import add_classifier_options, regex
 from wavedil.cli.common import UsageError, check_outputs, run_cli
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
 from wavedil.inference.classify import Failure, predict_files
@@ -39,9 +39,6 @@ __all__ = ["evaluate_folder", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wavedil-evaluate",
                                      description="Confusion matrix and per-class accuracy.")
-    parser.add_argument("--checkpoint", required=True, type=Path, action="append",
-                        metavar="CKPT", help="a classifier .ckpt; repeat it for an ensemble "
-                                             "(their log-probabilities averaged)")
     parser.add_argument("folder", type=Path, help="labelled audio files (searched recursively)")
     parser.add_argument("--labels", choices=("auto", "pattern", "folder"), default="auto")
     parser.add_argument("--pattern", type=regex, default=FSDD_PATTERN,
@@ -51,11 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("evaluation"))
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier report in --out (refused otherwise)")
-    parser.add_argument("--speeds", type=speed, nargs="+", metavar="S",
-                        help="test-time augmentation: average over the clip played at "
-                             "these speeds, e.g. --speeds 0.9 1.0 1.1")
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
+    add_classifier_options(parser, batch_size=64)
     return parser
 
 

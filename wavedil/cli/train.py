@@ -22,10 +22,11 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from wavedil.checkpoint import AtomicCheckpointIO
+from wavedil.checkpoint import AtomicCheckpointIO, CheckpointError, read_checkpoint
 from wavedil.config import build
 from wavedil.data.sources import speakers_of
 from wavedil.metrics.classification import accuracy_report, report_markdown
+from wavedil.tasks.loggers import CSVLogger
 
 __all__ = ["train", "train_leave_one_speaker_out", "train_once"]
 
@@ -70,9 +71,23 @@ def resolve_checkpoint(cfg: DictConfig) -> tuple[str | None, Path | None]:
     return str(path), (run_dir if is_run else None)
 
 
+def _resume_step(path: Path) -> int:
+    """The step ``path`` was saved at, after checking that it can be read at all;
+    an unreadable one is named with the run's other checkpoints to resume from."""
+    try:
+        checkpoint = read_checkpoint(path)
+    except CheckpointError as err:
+        others = sorted(p.name for p in path.parent.glob("*.ckpt") if p != path)
+        hint = (f" This run's other checkpoints: {', '.join(others)} (resume from one with "
+                f"ckpt_path={path.parent}/NAME)." if others else "")
+        raise CheckpointError(f"{err}{hint}") from None
+    return int(checkpoint.get("global_step", 0))
+
+
 def train_once(cfg: DictConfig) -> dict[str, float]:
     """One fit (and test) into ``cfg.output_dir`` (or, resuming, into the old run's)."""
     ckpt_path, resumed_dir = resolve_checkpoint(cfg)
+    resume_step = None if ckpt_path is None else _resume_step(Path(ckpt_path))
     if resumed_dir is not None:
         log.info("Resuming from %s; writing on into %s", ckpt_path, resumed_dir)
         OmegaConf.update(cfg, "output_dir", str(resumed_dir))
@@ -92,6 +107,8 @@ def train_once(cfg: DictConfig) -> dict[str, float]:
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    if resume_step is not None and isinstance(logger, CSVLogger):
+        logger.resume_at(resume_step)  # continue the run's metrics.csv from its checkpoint
     trainer: pl.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
     )

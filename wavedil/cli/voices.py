@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wavedil.cli.arguments import positive_int
+from wavedil.cli.common import UsageError, check_outputs, run_cli
 from wavedil.data.espeak import ACCENTS
 from wavedil.data.io import load_audio
 from wavedil.data.tts import SyntheticVoices
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--word-formant-jitter", type=float, default=0.0,
                         help="each word's formants 1-3 times factors of its own within "
                              "1 +- this (vowels said each voice's own way)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the clips of an earlier run in --out (refused otherwise)")
     parser.add_argument("--plot-voices", type=int, default=4, metavar="N",
                         help="voices shown in voices.png (0: no picture)")
     return parser
@@ -81,7 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_cli("wavedil-voices", lambda: _write(args))
+
+
+def _outputs(out: Path, words: dict[str, str], voices: int, picture: bool) -> list[Path]:
+    clips = [out / name / f"{name}_espeak_{n}.wav" for n in range(voices) for name in words]
+    return [*clips, out / "voices.json", *([out / "voices.png"] if picture else [])]
+
+
+def _write(args: argparse.Namespace) -> None:
     words = dict(args.words) if args.words else DIGIT_WORDS
+    shown = min(args.plot_voices, args.voices)
+    outputs = _outputs(args.out, words, args.voices, shown > 0)
     try:
         voices = SyntheticVoices(words, voices=args.voices, seed=args.seed,
                                  accents=args.accents, pitch=args.pitch, rate=args.rate,
@@ -89,11 +103,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  formant_scale=args.formant_scale,
                                  formant_jitter=args.formant_jitter,
                                  word_formant_jitter=args.word_formant_jitter)
+    except (ImportError, RuntimeError) as err:  # no eSpeak NG
+        raise UsageError(str(err)) from err
+    # clips of an earlier, larger run would sit beside the new ones as if they were theirs
+    earlier = set(args.out.glob("*/*_espeak_*.wav")) if args.out.is_dir() else set()
+    stale = sorted(earlier - set(outputs))
+    if stale and not args.overwrite:
+        raise UsageError(f"{args.out} holds clips of an earlier run ({stale[0]} and "
+                         f"{len(stale) - 1} more); pass --overwrite to replace them, or "
+                         "choose another --out.")
+    check_outputs(args.out, outputs, args.overwrite)
+    for path in stale:
+        path.unlink()
+    try:
         paths = voices.save(args.out, args.sample_rate)
-    except (ValueError, ImportError, RuntimeError) as err:
-        print(f"wavedil-voices: error: {err}", file=sys.stderr)
-        return 2
-    shown = min(args.plot_voices, args.voices)
+    except (ImportError, RuntimeError) as err:  # eSpeak NG failing on a voice
+        raise UsageError(str(err)) from err
     if shown > 0:
         drawn = voices.draw()[:shown]
         grid = [[load_audio(args.out / name / f"{name}_espeak_{n}.wav") for name in words]
@@ -105,7 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                               columns=list(words.values()),
                               title=f"synthetic voices (seed {args.seed})")
     print(f"wrote {len(paths)} clips of {args.voices} voices to {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Building blocks: dilated convolutions (direct, space-to-batch, depthwise-separable),
 the gated residual block, stacks, the context module, the multi-rate (ASPP) block,
-conditioning upsamplers, pooling and classifier front ends. Each is usable alone:
+conditioning upsamplers, pooling, classifier front ends and their training-time
+augmentation (SpecAugment, mel warping). Each is usable alone:
 
     >>> from wavedil.nn import ResidualBlock
 """
@@ -15,6 +16,7 @@ from wavedil.nn.pooling import Pooling, lengths_to_mask
 from wavedil.nn.residual import BlockOutput, ResidualBlock
 from wavedil.nn.separable import SeparableConv1d
 from wavedil.nn.space_to_batch import batch_to_space, dilated_conv1d_space_to_batch, space_to_batch
+from wavedil.nn.specaugment import MelWarp, SpecAugment
 from wavedil.nn.stack import DilatedStack, StackOutput, dilation_schedule
 
 __all__ = [
@@ -29,9 +31,11 @@ __all__ = [
     "LocalUpsampler",
     "LogMelFrontend",
     "MFCCFrontend",
+    "MelWarp",
     "Pooling",
     "ResidualBlock",
     "SeparableConv1d",
+    "SpecAugment",
     "StackOutput",
     "WaveformFrontend",
     "batch_to_space",

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from wavedil.nn.checks import check_positive_int
 from wavedil.nn.pooling import lengths_to_mask
+from wavedil.nn.specaugment import MelWarp, SpecAugment
 from wavedil.spec import serializable
 
 __all__ = [
@@ -90,36 +91,26 @@ class WaveformFrontend(nn.Module):
 
 
 class _SpectralFrontend(nn.Module):
-    """Shared parts of the spectral front ends: framing arithmetic and per-clip
-    mean normalisation (cepstral mean normalisation), which removes a fixed
-    channel or speaker colouring and so helps with unseen speakers.
+    """Shared parts of the spectral front ends: framing arithmetic, compression,
+    per-clip mean normalisation (cepstral mean normalisation, which removes a fixed
+    channel or speaker colouring and so helps with unseen speakers), deltas, and
+    the training-time augmentation modules they are handed
+    (:class:`~wavedil.nn.specaugment.MelWarp` on the mel bands,
+    :class:`~wavedil.nn.specaugment.SpecAugment` on the final features).
 
     Frames are centred, with zero (not reflect) padding at the ends: a clip padded
-    with zeros inside a batch then gets exactly the frames it gets alone.
-
-    In training mode, SpecAugment-style masks (Park et al., 2019) blank random
-    bands of channels and of frames per clip (to the clip mean, 0 after
-    normalisation), so that no single band or moment decides the class."""
+    with zeros inside a batch then gets exactly the frames it gets alone."""
 
     transform: nn.Module
 
-    def __init__(self, n_fft: int, hop_length: int, normalize: bool, freq_masks: int = 0,
-                 freq_mask_width: int = 8, time_masks: int = 0, time_mask_width: int = 8,
-                 freq_warp: float = 0.0, normalize_variance: bool = False, deltas: int = 0,
-                 compression: str = "log", pcen_time_constant: float = 0.4,
-                 sample_rate: int = 8000, freq_warp_segments: int = 1) -> None:
+    def __init__(self, *, sample_rate: int, n_fft: int, hop_length: int, normalize: bool,
+                 normalize_variance: bool, deltas: int, compression: str,
+                 pcen_time_constant: float, spec_augment: SpecAugment | None,
+                 warp: MelWarp | None) -> None:
         super().__init__()
         self.n_fft = check_positive_int("n_fft", n_fft)
         self.hop_length = check_positive_int("hop_length", hop_length)
         self.normalize = normalize
-        self.freq_masks = check_positive_int("freq_masks", freq_masks, minimum=0)
-        self.time_masks = check_positive_int("time_masks", time_masks, minimum=0)
-        self.freq_mask_width = check_positive_int("freq_mask_width", freq_mask_width)
-        self.time_mask_width = check_positive_int("time_mask_width", time_mask_width)
-        if not 0.0 <= freq_warp < 0.5:
-            raise ValueError(f"Expected freq_warp in [0, 0.5), but found {freq_warp}.")
-        self.freq_warp = freq_warp
-        self.freq_warp_segments = check_positive_int("freq_warp_segments", freq_warp_segments)
         self.normalize_variance = normalize_variance
         if deltas not in (0, 1, 2):
             raise ValueError(f"Expected deltas in 0, 1, 2, but found {deltas}.")
@@ -133,6 +124,13 @@ class _SpectralFrontend(nn.Module):
         frames = pcen_time_constant * sample_rate / hop_length  # time constant in frames
         # the one-pole smoother's coefficient for that time constant (as librosa.pcen)
         self.pcen_smoothing = (math.sqrt(1 + 4 * frames**2) - 1) / (2 * frames**2)
+        for name, module, cls in (("spec_augment", spec_augment, SpecAugment),
+                                  ("warp", warp, MelWarp)):
+            if module is not None and not isinstance(module, cls):
+                raise ValueError(f"Expected {name} to be a {cls.__name__} or None, but found "
+                                 f"{type(module).__name__}.")
+        self.spec_augment = spec_augment
+        self.warp = warp
 
     def _compress(self, mel_power: Tensor) -> Tensor:
         """Power mel bands ``(B, M, N)`` -> compressed bands: natural log (floored
@@ -140,6 +138,11 @@ class _SpectralFrontend(nn.Module):
         if self.compression == "log":
             return torch.log(mel_power.clamp(min=1e-6))
         return pcen(mel_power.sqrt() * 2**31, self.pcen_smoothing)
+
+    def _bands(self, audio: Tensor) -> Tensor:
+        """Compressed, (in training) warped mel bands ``(B, n_mels, N)``."""
+        bands = self._compress(self.transform(audio))
+        return bands if self.warp is None else self.warp(bands)
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         return torch.div(lengths, self.hop_length, rounding_mode="floor") + 1
@@ -159,12 +162,6 @@ class _SpectralFrontend(nn.Module):
     def _features(self, audio: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def _warp(self, bands: Tensor) -> Tensor:
-        """Random frequency warp of ``(B, bands, N)``, in training only."""
-        if not (self.training and self.freq_warp):
-            return bands
-        return _warp_channels(bands, self.freq_warp, self.freq_warp_segments)
-
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Features:
         feats = self._features(audio)  # (B, C, N)
         frames = None if lengths is None else self.frame_lengths(lengths)
@@ -182,10 +179,8 @@ class _SpectralFrontend(nn.Module):
             for _ in range(self.deltas):
                 orders.append(_delta(orders[-1]) * valid)
             feats = torch.cat(orders, dim=1)  # (B, C * (1 + deltas), N)
-        if self.training:
-            feats = _random_masks(feats, self.freq_masks, self.freq_mask_width, dim=1)
-            feats = _random_masks(feats, self.time_masks, self.time_mask_width, dim=2,
-                                  lengths=frames)
+        if self.spec_augment is not None:
+            feats = self.spec_augment(feats, frames)
         return Features(feats, frames)
 
 
@@ -235,44 +230,6 @@ def _delta(feats: Tensor, width: int = 2) -> Tensor:
     return F.conv1d(feats, weight, padding=width, groups=channels)
 
 
-def _warp_channels(feats: Tensor, amount: float, segments: int = 1) -> Tensor:
-    """Stretch each clip's channel axis by random factors in [1 - amount, 1 + amount]
-    (linear interpolation, edges held): on mel bands this mimics the formant shift of
-    a longer or shorter vocal tract (vocal tract length perturbation).
-
-    ``segments`` equal stretches of the axis each draw their own factor (a
-    continuous, monotone, piecewise-linear warp): with more than one, the low
-    formants (F1, below about 1 kHz) and the higher ones move independently, as
-    they do between accents, not only between vocal tract lengths."""
-    batch, channels = feats.shape[:2]
-    factor = 1 + amount * (2 * torch.rand(batch, segments, device=feats.device) - 1)  # (B, S)
-    segment = torch.arange(channels, device=feats.device) * segments // channels  # (C,)
-    slope = factor[:, segment]  # (B, C): stretch of the step from channel c to c + 1
-    # source position of output channel c: the sum of the stretches below it
-    pos = torch.cat([torch.zeros(batch, 1, device=feats.device), slope[:, :-1].cumsum(1)], 1)
-    pos = pos.clamp(max=channels - 1)
-    low = pos.floor().long()  # (B, C)
-    high = (low + 1).clamp(max=channels - 1)
-    frac = (pos - low).unsqueeze(-1)  # (B, C, 1)
-    pick = lambda idx: feats.gather(1, idx.unsqueeze(-1).expand(-1, -1, feats.shape[-1]))  # noqa: E731
-    return pick(low) * (1 - frac) + pick(high) * frac
-
-
-def _random_masks(feats: Tensor, count: int, width: int, dim: int,
-                  lengths: Tensor | None = None) -> Tensor:
-    """Zero ``count`` random bands of up to ``width`` steps along ``dim`` (1: channels,
-    2: frames) of each clip of ``(B, C, N)`` features, within its valid ``lengths``."""
-    batch, size = feats.shape[0], feats.shape[dim]
-    extent = (lengths if lengths is not None else torch.full((batch,), size)).to(feats.device)
-    steps = torch.arange(size, device=feats.device)  # (size,)
-    for _ in range(count):
-        w = torch.randint(0, width + 1, (batch,), device=feats.device)  # (B,)
-        start = (torch.rand(batch, device=feats.device) * (extent - w).clamp(min=1)).long()
-        band = (steps >= start[:, None]) & (steps < (start + w)[:, None])  # (B, size)
-        feats = feats.masked_fill(band.unsqueeze(2 if dim == 1 else 1), 0.0)
-    return feats
-
-
 @serializable
 class LogMelFrontend(_SpectralFrontend):
     """Log-mel spectrogram (natural log of power, floored at 1e-6).
@@ -285,20 +242,15 @@ class LogMelFrontend(_SpectralFrontend):
         f_min: lowest band edge in Hz.
         f_max: highest band edge in Hz, ``None`` for Nyquist.
         normalize: subtract each clip's mean per band.
-        freq_masks: bands of mel channels masked per clip in training.
-        freq_mask_width: widest such band.
-        time_masks: bands of frames masked per clip in training.
-        time_mask_width: widest such band.
-        freq_warp: in training, stretch the mel axis by a random factor within
-            ``1 +- freq_warp`` per clip (0 disables).
-        freq_warp_segments: equal stretches of the mel axis that draw their own
-            factor (1: one stretch of the whole axis; 2 or 3 move the low formants
-            apart from the high ones).
-        normalize_variance: also scale each band to unit variance per clip.
+        normalize_variance: also scale each channel to unit variance per clip.
         deltas: append first (1) or first and second (2) time derivatives.
-        compression: ``"log"`` (log-mel) or ``"pcen"`` (per-channel energy
-            normalisation, see :func:`pcen`, of the root mel power).
+        compression: ``"log"`` (natural log of mel power) or ``"pcen"`` (per-channel
+            energy normalisation, see :func:`pcen`, of the root mel power).
         pcen_time_constant: seconds over which PCEN's smoother averages.
+        spec_augment: :class:`~wavedil.nn.SpecAugment` masks applied to the final
+            features in training, or ``None``.
+        warp: :class:`~wavedil.nn.MelWarp` stretch of the mel bands in training
+            (before any DCT), or ``None``.
 
     Shape:
         ``(B, T) -> Features((B, n_mels * (1 + deltas), T // hop_length + 1), lengths)``
@@ -312,26 +264,25 @@ class LogMelFrontend(_SpectralFrontend):
     def __init__(
         self,
         sample_rate: int = 8000,
+        *,
         n_fft: int = 256,
         hop_length: int = 64,
         n_mels: int = 40,
         f_min: float = 0.0,
         f_max: float | None = None,
         normalize: bool = True,
-        freq_masks: int = 0,
-        freq_mask_width: int = 8,
-        time_masks: int = 0,
-        time_mask_width: int = 8,
-        freq_warp: float = 0.0,
         normalize_variance: bool = False,
         deltas: int = 0,
         compression: str = "log",
         pcen_time_constant: float = 0.4,
-        freq_warp_segments: int = 1,
+        spec_augment: SpecAugment | None = None,
+        warp: MelWarp | None = None,
     ) -> None:
-        super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
-                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas,
-                         compression, pcen_time_constant, sample_rate, freq_warp_segments)
+        super().__init__(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                         normalize=normalize, normalize_variance=normalize_variance,
+                         deltas=deltas, compression=compression,
+                         pcen_time_constant=pcen_time_constant, spec_augment=spec_augment,
+                         warp=warp)
         self.n_mels = self.channels = check_positive_int("n_mels", n_mels)
         self.transform = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
@@ -339,13 +290,13 @@ class LogMelFrontend(_SpectralFrontend):
         )
 
     def _features(self, audio: Tensor) -> Tensor:
-        logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
-        return self._warp(logmel)
+        return self._bands(audio)  # (B, n_mels, N)
 
 
 @serializable
 class MFCCFrontend(_SpectralFrontend):
-    """Mel-frequency cepstral coefficients.
+    """Mel-frequency cepstral coefficients: the orthonormal DCT-II of the
+    compressed mel bands.
 
     Args:
         sample_rate: audio rate in Hz.
@@ -354,19 +305,15 @@ class MFCCFrontend(_SpectralFrontend):
         hop_length: samples between frames.
         n_mels: mel bands before the DCT.
         normalize: subtract each clip's mean per coefficient.
-        freq_masks: bands of coefficients masked per clip in training.
-        freq_mask_width: widest such band.
-        time_masks: bands of frames masked per clip in training.
-        time_mask_width: widest such band.
-        freq_warp: in training, stretch the mel axis (before the DCT) by a random
-            factor within ``1 +- freq_warp`` per clip (0 disables).
-        freq_warp_segments: equal stretches of the mel axis that draw their own
-            factor (1: one stretch of the whole axis).
-        normalize_variance: also scale each coefficient to unit variance per clip.
+        normalize_variance: also scale each channel to unit variance per clip.
         deltas: append first (1) or first and second (2) time derivatives.
-        compression: ``"log"`` (MFCCs) or ``"pcen"`` (the cosine transform of
-            PCEN-compressed bands, see :func:`pcen`).
+        compression: ``"log"`` (natural log of mel power) or ``"pcen"`` (per-channel
+            energy normalisation, see :func:`pcen`, of the root mel power).
         pcen_time_constant: seconds over which PCEN's smoother averages.
+        spec_augment: :class:`~wavedil.nn.SpecAugment` masks applied to the final
+            features in training, or ``None``.
+        warp: :class:`~wavedil.nn.MelWarp` stretch of the mel bands in training
+            (before any DCT), or ``None``.
 
     Shape:
         ``(B, T) -> Features((B, n_mfcc * (1 + deltas), T // hop_length + 1), lengths)``
@@ -375,25 +322,24 @@ class MFCCFrontend(_SpectralFrontend):
     def __init__(
         self,
         sample_rate: int = 8000,
+        *,
         n_mfcc: int = 20,
         n_fft: int = 256,
         hop_length: int = 64,
         n_mels: int = 40,
         normalize: bool = True,
-        freq_masks: int = 0,
-        freq_mask_width: int = 4,
-        time_masks: int = 0,
-        time_mask_width: int = 8,
-        freq_warp: float = 0.0,
         normalize_variance: bool = False,
         deltas: int = 0,
         compression: str = "log",
         pcen_time_constant: float = 0.4,
-        freq_warp_segments: int = 1,
+        spec_augment: SpecAugment | None = None,
+        warp: MelWarp | None = None,
     ) -> None:
-        super().__init__(n_fft, hop_length, normalize, freq_masks, freq_mask_width,
-                         time_masks, time_mask_width, freq_warp, normalize_variance, deltas,
-                         compression, pcen_time_constant, sample_rate, freq_warp_segments)
+        super().__init__(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                         normalize=normalize, normalize_variance=normalize_variance,
+                         deltas=deltas, compression=compression,
+                         pcen_time_constant=pcen_time_constant, spec_augment=spec_augment,
+                         warp=warp)
         self.n_mfcc = self.channels = check_positive_int("n_mfcc", n_mfcc)
         if n_mfcc > n_mels:
             raise ValueError(f"Expected n_mfcc <= n_mels ({n_mels}), but found {n_mfcc}.")
@@ -401,11 +347,10 @@ class MFCCFrontend(_SpectralFrontend):
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
             power=2.0, pad_mode="constant",
         )
-        # DCT-II over the log-mel bands (orthonormal), as torchaudio's MFCC
+        # DCT-II over the mel bands (orthonormal), as torchaudio's MFCC
         self.register_buffer("dct", torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho"),
                              persistent=False)
 
     def _features(self, audio: Tensor) -> Tensor:
-        logmel = self._compress(self.transform(audio))  # (B, n_mels, N)
-        logmel = self._warp(logmel)  # warp frequencies, before the DCT
-        return torch.einsum("bmn,mc->bcn", logmel, self.dct)  # (B, n_mfcc, N)
+        bands = self._bands(audio)  # (B, n_mels, N), warped before the DCT
+        return torch.einsum("bmn,mc->bcn", bands, self.dct)  # (B, n_mfcc, N)

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from wavedil.checkpoint_format import CHECKPOINT_FORMAT, CHECKPOINT_KEY, upgrade_record
 from wavedil.data.sources import DataInfo
 from wavedil.nn.checks import check_choice, check_positive_int
 from wavedil.spec import to_spec
@@ -21,9 +22,6 @@ __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_KEY", "NonFiniteLossError", "Task"]
 
 log = logging.getLogger(__name__)
 
-#: Key of wavedil's own record inside a Lightning checkpoint.
-CHECKPOINT_KEY = "wavedil"
-CHECKPOINT_FORMAT = 1
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 
@@ -122,6 +120,11 @@ class Task(pl.LightningModule):
                 f"Refusing to write a checkpoint with non-finite weights ({', '.join(bad[:3])}"
                 f"{' ...' if len(bad) > 3 else ''}); the previous checkpoint is kept."
             )
+        # The metrics logged so far go to disk with the checkpoint: a run resumed from
+        # it continues metrics.csv from this step (wavedil.tasks.loggers) with nothing lost.
+        if self._trainer is not None:
+            for logger in self._trainer.loggers:
+                logger.save()
         # Enough to rebuild the model with no config files at hand (wavedil.checkpoint),
         # and the random state, so that a resumed run draws what this one would have.
         rng: dict[str, Any] = {"torch": torch.get_rng_state()}
@@ -136,7 +139,7 @@ class Task(pl.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        record = checkpoint.get(CHECKPOINT_KEY) or {}
+        record = upgrade_record(checkpoint.get(CHECKPOINT_KEY) or {})
         current = to_spec(self.model)
         if record.get("model") not in (None, current):
             differ = sorted(k for k in set(current) | set(record["model"])
