@@ -145,11 +145,23 @@ def test_distributed_overrides_are_valid(tmp_path):
                          "trainer.devices=2", "trainer.strategy=ddp"])
     trainer = instantiate(cfg.trainer)
     assert type(trainer.strategy).__name__ == "DDPStrategy" and trainer.num_devices == 2
-    gpu = compose_train([f"output_dir={tmp_path}", "trainer.accelerator=gpu",
-                         "trainer.devices=4", "trainer.strategy=ddp"])
-    assert (gpu.trainer.accelerator, gpu.trainer.devices, gpu.trainer.strategy) == ("gpu", 4, "ddp")
+    # as many GPUs as this machine has (the composition is checked for 4 either way)
+    devices = max(torch.cuda.device_count(), 1) if torch.cuda.is_available() else 4
+    gpu = compose_train([f"output_dir={tmp_path}", "trainer=ddp", f"trainer.devices={devices}"])
+    assert (gpu.trainer.accelerator, gpu.trainer.devices, gpu.trainer.strategy) == (
+        "gpu", devices, "ddp")
     if torch.cuda.is_available():
-        assert instantiate(gpu.trainer).num_devices == min(4, torch.cuda.device_count())
+        assert instantiate(gpu.trainer).num_devices == devices
+
+
+@pytest.mark.parametrize("preset", ["gpu", "cpu_bf16"])
+def test_mixed_precision_presets(preset, tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", f"trainer={preset}"])
+    assert cfg.trainer.precision == "bf16-mixed"
+    assert cfg.trainer.accelerator == ("gpu" if preset == "gpu" else "cpu")
+    if preset == "cpu_bf16" or torch.cuda.is_available():
+        trainer = instantiate(cfg.trainer)
+        assert type(trainer.precision_plugin).__name__ == "MixedPrecision"
 
 
 @pytest.mark.parametrize("override,message", [

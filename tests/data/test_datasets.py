@@ -81,6 +81,21 @@ def test_datamodules_over_synthetic_sources():
     assert batch["audio"].shape[0] == 5 and cls.info.class_names == ["sine", "square", "sawtooth"]
 
 
+def test_batches_are_pinned_when_training_on_cuda_only():
+    from types import SimpleNamespace
+
+    def fake_trainer(device: str):
+        return SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device(device)))
+
+    auto = GenerationDataModule(SyntheticTones, batch_size=4, crop_length=512)
+    assert auto._pin(None) is False and auto._pin(fake_trainer("cpu")) is False
+    assert auto._pin(fake_trainer("cuda")) is True  # page-locked for async copies
+    never = GenerationDataModule(SyntheticTones, pin_memory=False)
+    assert never._pin(fake_trainer("cuda")) is False
+    auto.setup("fit")
+    assert auto.train_dataloader().pin_memory is False  # no trainer: CPU
+
+
 def test_root_handling_errors():
     from functools import partial
 

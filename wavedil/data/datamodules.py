@@ -57,8 +57,9 @@ def _build_source(source: SourceLike, root: str | None) -> ClipSource:
 
 class _ClipDataModule(pl.LightningDataModule):
     def __init__(self, source: SourceLike, root: str | None, batch_size: int,
-                 num_workers: int, seed: int | None) -> None:
+                 num_workers: int, seed: int | None, pin_memory: bool | None = None) -> None:
         super().__init__()
+        self.pin_memory = pin_memory
         self.source = _build_source(source, None if root is None else str(root))
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.num_workers = check_positive_int("num_workers", num_workers, minimum=0)
@@ -104,8 +105,17 @@ class _ClipDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             collate_fn=self.collate,
             persistent_workers=self.num_workers > 0,
+            pin_memory=self._pin(trainer),
             drop_last=False,
         )
+
+    def _pin(self, trainer: Any) -> bool:
+        """``pin_memory``, or when ``None`` whether training runs on a CUDA device
+        (page-locked batches copy to the GPU asynchronously)."""
+        if self.pin_memory is not None:
+            return self.pin_memory
+        device = getattr(getattr(trainer, "strategy", None), "root_device", None)
+        return getattr(device, "type", "cpu") == "cuda"
 
     collate: Callable[..., Any] | None = None
 
@@ -150,7 +160,10 @@ class GenerationDataModule(_ClipDataModule):
             ``sample_rate=`` (Hydra's ``_partial_: true``), or ``None``.
         short_clips: ``"pad"`` or ``"skip"`` clips shorter than the crop.
         crops_per_clip: training crops drawn per clip per epoch.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes (0: in the training process; on a
+            GPU, 4-8 keep it fed).
+        pin_memory: page-locked batches for fast copies to a GPU; ``None``: when
+            training on CUDA.
         seed: data order and crop offsets (``None``: a random seed).
     """
 
@@ -166,10 +179,11 @@ class GenerationDataModule(_ClipDataModule):
         crops_per_clip: int = 1,
         num_workers: int = 0,
         seed: int | None = 0,
+        pin_memory: bool | None = None,
         feature_cache: str | None = None,
         augment: Callable | None = None,
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers, seed)
+        super().__init__(source, root, batch_size, num_workers, seed, pin_memory)
         self.crop_length = check_positive_int("crop_length", crop_length)
         self.global_label = global_label
         self.local_features = (check_mel_settings(local_features)
@@ -211,7 +225,10 @@ class ClassificationDataModule(_ClipDataModule):
         augment: training-time augmentation ``(T,), generator -> (T',)``, a factory
             taking ``sample_rate=`` (a ``functools.partial``, e.g. Hydra's
             ``_partial_: true``) called once the data's rate is known, or ``None``.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes (0: in the training process; on a
+            GPU, 4-8 keep it fed).
+        pin_memory: page-locked batches for fast copies to a GPU; ``None``: when
+            training on CUDA.
         seed: data order, crops and augmentation (``None``: a random seed).
         tts: extra *training* clips from a speech synthesiser (anything with
             ``clips(class_names, sample_rate) -> list[Clip]``, e.g.
@@ -230,9 +247,10 @@ class ClassificationDataModule(_ClipDataModule):
         augment: Callable | None = None,
         num_workers: int = 0,
         seed: int | None = 0,
+        pin_memory: bool | None = None,
         tts: Any | None = None,
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers, seed)
+        super().__init__(source, root, batch_size, num_workers, seed, pin_memory)
         self.max_length = max_length
         self.augment = augment
         self.tts = tts

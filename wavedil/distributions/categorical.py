@@ -69,7 +69,8 @@ class MuLawCategorical(OutputDistribution):
         return AF.mu_law_decoding(values, self.classes)  # (B, T) float
 
     def nll(self, params: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(params, target, reduction="none")  # (B, T)
+        # in float32 whatever the parameters' precision (bf16 under mixed precision)
+        return F.cross_entropy(params.float(), target, reduction="none")  # (B, T)
 
     def sample(
         self,

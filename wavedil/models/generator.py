@@ -304,7 +304,18 @@ class WaveNet(nn.Module):
         skip = self.stack(h, local, global_vector).skip  # (B, S, T)
         if self.context is not None:
             skip = self.context(torch.relu(skip))  # (B, S, T)
-        return self.head(skip)  # (B, C, T)
+        return self._head(skip)  # (B, C, T)
+
+    def _head(self, skip: Tensor) -> Tensor:
+        """The output head, its last layer in float32 under mixed precision: bf16's
+        8-bit mantissa would blur a mixture's means to about 2^-8, far coarser than
+        the 16-bit steps it models (``(B, S, T) -> (B, C, T)``)."""
+        hidden = self.head[2](self.head_hidden(self.head[0](skip)))  # relu, 1x1, relu
+        kind = hidden.device.type
+        if torch.is_autocast_enabled(kind):
+            with torch.autocast(kind, enabled=False):
+                return self.head_out(hidden.float())
+        return self.head_out(hidden)
 
     # -- streaming (one sample at a time) ------------------------------------------------
 
@@ -340,7 +351,7 @@ class WaveNet(nn.Module):
         skip, context = out.skip, None  # (B, S, 1)
         if self.context is not None:
             skip, context = self.context.step(torch.relu(skip), state.context)
-        return self.head(skip), WaveNetState(first, stack, context)  # (B, C, 1)
+        return self._head(skip), WaveNetState(first, stack, context)  # (B, C, 1)
 
     def shift_right(self, values: Tensor) -> Tensor:
         """Teacher-forcing input for ``values``: silence, then all but the last.

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_dilations, check_positive_int
@@ -112,6 +113,11 @@ class DilatedStack(nn.Module):
             for i, d in enumerate(dilations)
         )
 
+    #: Activation checkpointing in training: each block's activations are recomputed
+    #: in the backward pass instead of kept (about a block's input per block is held;
+    #: one more forward of compute). Set by ``task.checkpoint_activations``.
+    checkpoint_blocks: bool = False
+
     def __len__(self) -> int:
         return len(self.blocks)
 
@@ -135,8 +141,12 @@ class DilatedStack(nn.Module):
         after each block, so that a padded clip in a batch sees exactly the zeros it
         would see alone."""
         skip: Tensor | float = 0.0
+        recompute = self.checkpoint_blocks and self.training and torch.is_grad_enabled()
         for block in self.blocks:
-            x, s = block(x, local_cond, global_cond)
+            if recompute:  # keep only each block's input; recompute the rest in backward
+                x, s = checkpoint(block, x, local_cond, global_cond, use_reentrant=False)
+            else:
+                x, s = block(x, local_cond, global_cond)
             if mask is not None:
                 x = x * mask
             skip = skip + s

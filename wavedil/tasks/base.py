@@ -16,6 +16,7 @@ from torch.optim import Optimizer
 from wavedil.checkpoint_format import CHECKPOINT_FORMAT, CHECKPOINT_KEY, upgrade_record
 from wavedil.data.sources import DataInfo
 from wavedil.nn.checks import check_choice, check_positive_int
+from wavedil.nn.stack import DilatedStack
 from wavedil.spec import to_spec
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_KEY", "NonFiniteLossError", "Task"]
@@ -43,6 +44,9 @@ class Task(pl.LightningModule):
             ``"stop"`` training with an error naming the step, or ``"skip"`` the
             batch (no update).
         max_skips: with ``"skip"``, stop after this many bad batches in a row.
+        checkpoint_activations: recompute each residual block's activations in the
+            backward pass instead of keeping them (less memory, about one more
+            forward of compute; see ``bench/training.py``).
     """
 
     #: "generator" or "classifier", recorded in checkpoints.
@@ -56,6 +60,7 @@ class Task(pl.LightningModule):
         data_info: DataInfo | None = None,
         nonfinite: str = "stop",
         max_skips: int = 10,
+        checkpoint_activations: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
@@ -65,6 +70,9 @@ class Task(pl.LightningModule):
         self.nonfinite = check_choice("nonfinite", nonfinite, ("stop", "skip"))
         self.max_skips = check_positive_int("max_skips", max_skips)
         self._skips_in_a_row = 0
+        for module in model.modules():
+            if isinstance(module, DilatedStack):
+                module.checkpoint_blocks = checkpoint_activations
         self._resume_rng: dict[str, Any] | None = None
 
     def configure_optimizers(self) -> Any:
@@ -88,9 +96,18 @@ class Task(pl.LightningModule):
     def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         if grads and not torch.isfinite(torch.stack([g.norm() for g in grads])).all():
+            if self._grad_scaler() is not None:
+                # fp16 mixed precision: the scaler overflows on purpose while it searches
+                # for its scale; it skips this step itself and lowers the scale
+                return
             self._nonfinite("a gradient is not finite")
             for p in self.parameters():  # parameters without gradients are not updated
                 p.grad = None
+
+    def _grad_scaler(self) -> Any:
+        """The gradient scaler of fp16 mixed precision, or ``None``."""
+        plugin = getattr(self._trainer, "precision_plugin", None)
+        return getattr(plugin, "scaler", None)
 
     def _nonfinite(self, what: str) -> None:
         """Stop (raise) or count a skipped batch."""
