@@ -30,7 +30,7 @@ from wavedil.receptive_field import LayerField, layer_fields
 
 __all__ = ["main", "model_from_config"]
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # the configs the package ships
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,9 @@
 """``train(cfg)``: seed, build data, model and task from the Hydra config, fit, test.
 
-The root ``train.py`` wraps this in ``@hydra.main``; see ``conf/train.yaml``.
+Two entry points compose the same configs: the checkout's ``python train.py``
+(``conf/``) and the installed ``wavedil-train`` (:func:`main`; the configs ship in
+the package as ``wavedil/conf``), which works from any folder and writes its runs
+under ``./outputs``. See ``conf/train.yaml``.
 With ``loso=true`` a speaker-split classifier is trained once per speaker, each
 time holding that speaker out (leave one speaker out), and the folds' test
 accuracies are summarised.
@@ -17,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import hydra
 import lightning.pytorch as pl
 import numpy as np
 from hydra.utils import instantiate
@@ -28,9 +32,19 @@ from wavedil.data.sources import speakers_of
 from wavedil.metrics.classification import accuracy_report, report_markdown
 from wavedil.tasks.loggers import CSVLogger
 
-__all__ = ["train", "train_leave_one_speaker_out", "train_once"]
+__all__ = ["main", "train", "train_leave_one_speaker_out", "train_once"]
 
 log = logging.getLogger("wavedil.train")
+
+
+def main() -> None:
+    """``wavedil-train [key=value ...]``: ``python train.py`` without a checkout."""
+    conf = Path(__file__).resolve().parents[1] / "conf"  # wavedil/conf: the shipped configs
+    hydra.main(config_path=str(conf), config_name="train", version_base="1.3")(_train_job)()
+
+
+def _train_job(cfg: DictConfig) -> None:
+    train(cfg)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
