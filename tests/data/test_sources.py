@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from tests.conftest import tone, write_wav
@@ -114,3 +115,20 @@ def test_fsdd_loads_with_speaker_split(fsdd_root):
     names = loaded.info.speaker_names
     assert {names[c.speaker] for c in loaded.train} == {"george", "jackson"}
     assert len(loaded.train) == 1000 and len(loaded.test) == 500
+
+
+def test_trim_db_cuts_leading_and_trailing_silence_of_each_clip(tmp_path):
+    root = tmp_path / "set"
+    silence = np.zeros(4000, dtype=np.float32)
+    for cls in ("a", "b"):
+        for i in range(3):
+            write_wav(root / cls / f"{i}.wav", np.concatenate([silence, tone(0.25), silence]))
+    whole = AudioFolder(str(root), sample_rate=8000, val_fraction=0.0, test_fraction=0.0).load()
+    trimmed = AudioFolder(str(root), sample_rate=8000, val_fraction=0.0, test_fraction=0.0,
+                          trim_db=40).load()
+    assert all(len(c.audio) == 10000 for c in whole.train)
+    for clip in trimmed.train:
+        assert 2000 <= len(clip.audio) < 2000 + 2 * 512  # the tone, to whole frames
+        assert clip.audio.abs().max() > 0.1
+    with pytest.raises(ValueError, match="trim_db > 0"):
+        AudioFolder(str(root), trim_db=0)

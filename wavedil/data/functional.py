@@ -93,3 +93,24 @@ def add_noise(audio: Tensor, noise: Tensor, snr_db: float) -> Tensor:
     signal_power = audio.pow(2).mean().clamp(min=1e-10)
     noise_power = noise.pow(2).mean().clamp(min=1e-10)
     return audio + noise * torch.sqrt(signal_power / noise_power / 10 ** (snr_db / 10))
+
+
+def trim_silence(audio: Tensor, top_db: float, frame_length: int = 512,
+                 hop_length: int = 128) -> Tensor:
+    """``audio`` ``(T,)`` without its leading and trailing silence: the frames more
+    than ``top_db`` below the clip's loudest frame (``librosa.effects.trim``, as
+    ibab's WaveNet loader trims its corpus). A clip that is silence throughout is
+    returned as it is.
+
+    Example:
+        >>> quiet, loud = torch.zeros(1000), torch.ones(2000) * 0.5
+        >>> len(trim_silence(torch.cat([quiet, loud, quiet]), top_db=30))  # to whole frames
+        2560
+    """
+    import librosa  # the field's tool for this; imported where it is used
+
+    if not (top_db > 0):
+        raise ValueError(f"Expected trim_db > 0 (decibels below the peak), but found {top_db}.")
+    _, (start, end) = librosa.effects.trim(audio.numpy(), top_db=top_db,
+                                           frame_length=frame_length, hop_length=hop_length)
+    return audio if end <= start else audio[start:end]

@@ -168,6 +168,9 @@ class AudioFolder:
         on_error: ``"raise"`` stops at the first unreadable file; ``"skip"`` logs it
             and goes on.
         seed: shuffling seed of ``split="random"``.
+        trim_db: trim each clip's leading and trailing silence, the frames this many
+            dB below its peak (:func:`~wavedil.data.functional.trim_silence`, with
+            librosa); ``None`` keeps clips whole.
     """
 
     def __init__(
@@ -187,8 +190,13 @@ class AudioFolder:
         extensions: Sequence[str] = (".wav", ".flac", ".ogg"),
         on_error: str = "raise",
         seed: int = 0,
+        trim_db: float | None = None,
     ) -> None:
         self.root = Path(root)
+        if trim_db is not None and not trim_db > 0:
+            raise ValueError(f"Expected data.source.trim_db > 0 (dB below each clip's peak) or "
+                             f"null, but found {trim_db}.")
+        self.trim_db = trim_db
         self.sample_rate = check_positive_int("sample_rate", sample_rate)
         self.labels = labels
         self.pattern = pattern
@@ -213,6 +221,7 @@ class AudioFolder:
         return split_random(files, self.val_fraction, self.test_fraction, self.seed)
 
     def load(self) -> ClipSplits:
+        from wavedil.data.functional import trim_silence
         from wavedil.data.io import AudioError, load_audio  # io imports functional only
 
         files = self.scan()
@@ -225,7 +234,9 @@ class AudioFolder:
         failures = []
         for f in tqdm(files, desc=f"decoding {self.root.name}", unit="file", leave=False):
             try:
-                decoded[f.path] = load_audio(f.path, self.sample_rate)
+                audio = load_audio(f.path, self.sample_rate)
+                decoded[f.path] = (audio if self.trim_db is None
+                                   else trim_silence(audio, self.trim_db))
             except (AudioError, OSError) as err:
                 if self.on_error == "raise":
                     raise
@@ -271,6 +282,8 @@ class FSDD(AudioFolder):
         val_indices: with ``split="index"``.
         sample_rate: target rate (FSDD is recorded at 8 kHz).
         on_error: ``"raise"`` or ``"skip"`` unreadable files.
+        trim_db: trim leading and trailing silence below this many dB under each
+            clip's peak (``None``: keep clips whole).
     """
 
     def __init__(
@@ -284,12 +297,13 @@ class FSDD(AudioFolder):
         val_indices: Sequence[int] = (5, 6, 7, 8, 9),
         sample_rate: int = 8000,
         on_error: str = "raise",
+        trim_db: float | None = None,
     ) -> None:
         check_choice("split", split, ("speaker", "index"))
         super().__init__(
             root, sample_rate, labels="pattern", pattern=FSDD_PATTERN, split=split,
             test_speakers=test_speakers, val_speakers=val_speakers,
             train_speakers=train_speakers, test_indices=test_indices, val_indices=val_indices,
-            extensions=(".wav",), on_error=on_error,
+            extensions=(".wav",), on_error=on_error, trim_db=trim_db,
         )
 

@@ -33,14 +33,13 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-import librosa
 import torch
 from torch import Tensor
 from torchaudio.transforms import Resample
 from tqdm.auto import tqdm
 
 from wavedil.data.espeak import ACCENTS, N_FORMANTS, VARIANTS, Espeak, Voice
-from wavedil.data.functional import add_noise, brown
+from wavedil.data.functional import add_noise, brown, trim_silence
 from wavedil.data.io import write_audio
 from wavedil.data.sources import Clip
 from wavedil.nn.checks import check_positive_int, check_range
@@ -230,8 +229,7 @@ class SyntheticVoices:
 
     def _tidy(self, audio: Tensor, voice: Voice, text: str) -> Tensor:
         if self.trim_db is not None and audio.numel():
-            trimmed, _ = librosa.effects.trim(audio.numpy(), top_db=self.trim_db)
-            audio = torch.from_numpy(trimmed)
+            audio = trim_silence(audio, self.trim_db, frame_length=2048, hop_length=512)
         top = float(audio.abs().max()) if audio.numel() else 0.0
         if top == 0.0:
             raise RuntimeError(f"eSpeak NG returned silence for {text!r} in voice {voice}.")
