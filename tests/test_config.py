@@ -12,6 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from wavedil.cli.train import build_loggers
 from wavedil.config import use_data_info
 from wavedil.data.sources import DataInfo
 from wavedil.tasks import ClassificationTask, GenerationTask
@@ -47,7 +48,7 @@ def build(cfg):
     model = instantiate(cfg.model, _convert_="all")
     task = instantiate(cfg.task, _partial_=True, _convert_="all")(model=model, data_info=info)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg.logger))
     return datamodule, model, task, trainer, info
 
 

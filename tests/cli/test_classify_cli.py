@@ -332,3 +332,41 @@ def test_bad_option_values_are_refused_by_argparse(trained, tmp_path, capsys, ar
                   *argv])
     assert refused.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def _causal_checkpoint(tmp_path: Path, **kwargs) -> Path:
+    from tests.conftest import save_checkpoint
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import WaveNetClassifier
+    from wavedil.nn import WaveformFrontend
+
+    torch.manual_seed(0)
+    model = WaveNetClassifier(3, WaveformFrontend(), 8, 8, 8, dilations=[1, 2, 4, 8],
+                              **{"causal": True, **kwargs}).eval()
+    return save_checkpoint(model, DataInfo(8000, class_names=["yes", "no", "up"]),
+                           tmp_path / "causal.ckpt", task="classification")
+
+
+def test_stream_prints_time_stamped_predictions_ending_at_the_offline_one(tmp_path, capsys):
+    ckpt = _causal_checkpoint(tmp_path)
+    rng = np.random.default_rng(0)
+    wav = write_wav(tmp_path / "words.wav", (0.3 * rng.standard_normal(2800)).astype("float32"))
+    assert classify(["--checkpoint", str(ckpt), str(wav), "--stream", "--hop", "0.1",
+                     "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["time"] for r in rows] == [0.1, 0.2, 0.3, 0.35]  # 2,800 samples at 8 kHz
+    assert classify(["--checkpoint", str(ckpt), str(wav), "--json"]) == 0
+    offline = json.loads(capsys.readouterr().out)
+    assert rows[-1]["label"] == offline["label"]
+    assert rows[-1]["probability"] == pytest.approx(offline["probability"], abs=1e-4)
+    assert classify(["--checkpoint", str(ckpt), str(wav), "--stream"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split("\t")[1] == "0.10s"
+
+
+def test_stream_refuses_what_cannot_stream(tmp_path, capsys):
+    centred = _causal_checkpoint(tmp_path, causal=False)
+    wav = write_wav(tmp_path / "a.wav", np.zeros(800, dtype="float32"))
+    assert classify(["--checkpoint", str(centred), str(wav), "--stream"]) == 2
+    assert "causal" in capsys.readouterr().err
+    assert classify(["--checkpoint", str(centred), str(wav), "--stream", "--speeds", "1"]) == 2
+    assert "does not stream" in capsys.readouterr().err

@@ -87,3 +87,33 @@ def test_a_body_of_the_wrong_width_is_refused():
 
     with pytest.raises(ValueError, match="residual_channels=16"):
         WaveNetClassifier(3, residual_channels=16, body=ContextModule(8))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention"])
+@pytest.mark.parametrize("kernel_size", [2, 3])
+def test_a_causal_classifier_streams_chunk_by_chunk_as_it_classifies_prefixes(pooling,
+                                                                              kernel_size):
+    torch.manual_seed(0)
+    clf = WaveNetClassifier(4, WaveformFrontend(mu_law=True), 8, 8, 8, kernel_size=kernel_size,
+                            dilations=[1, 2, 4, 8, 1, 2], causal=True, pooling=pooling).eval()
+    audio = torch.randn(2, 900) * 0.3
+    state = clf.init_state(batch=2)
+    end = 0
+    with torch.no_grad():
+        for size in (1, 5, 100, 333, 461):  # chunks of any length
+            logits, state = clf.step(audio[:, end:end + size], state)
+            end += size
+            torch.testing.assert_close(logits, clf(audio[:, :end]), atol=1e-5, rtol=1e-4)
+    assert state.samples == 900
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: WaveNetClassifier(3, LogMelFrontend(8000), 8, 8, 8, dilations=[1], causal=True),
+     "waveform front end"),
+    (lambda: WaveNetClassifier(3, WaveformFrontend(), 8, 8, 8, dilations=[1]), "causal"),
+    (lambda: WaveNetClassifier(3, WaveformFrontend(), 8, 8, 8, dilations=[1], causal=True,
+                               separable=True), "direct"),
+])
+def test_classifiers_that_cannot_stream_say_why(make, message):
+    with pytest.raises(ValueError, match=message):
+        make().init_state()

@@ -85,6 +85,16 @@ def resolve_checkpoint(cfg: DictConfig) -> tuple[str | None, Path | None]:
     return str(path), (run_dir if is_run else None)
 
 
+def build_loggers(node: Any) -> list[Any]:
+    """The loggers a ``logger`` config names: none (``null``), one (a node with a
+    ``_target_``), or several (``logger=[csv,tensorboard]``: one node per name)."""
+    if not node:
+        return []
+    if "_target_" in node:
+        return [instantiate(node)]
+    return [instantiate(sub) for sub in node.values() if sub]
+
+
 def _resume_step(path: Path) -> int:
     """The step ``path`` was saved at, after checking that it can be read at all;
     an unreadable one is named with the run's other checkpoints to resume from."""
@@ -120,11 +130,13 @@ def train_once(cfg: DictConfig) -> dict[str, float]:
         model=model, data_info=datamodule.info
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    if resume_step is not None and isinstance(logger, CSVLogger):
-        logger.resume_at(resume_step)  # continue the run's metrics.csv from its checkpoint
+    loggers = build_loggers(cfg.get("logger"))
+    for logger in loggers:
+        if resume_step is not None and isinstance(logger, CSVLogger):
+            logger.resume_at(resume_step)  # continue the run's metrics.csv from its checkpoint
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
+        cfg.trainer, callbacks=callbacks, logger=loggers or False,
+        plugins=[AtomicCheckpointIO()]
     )
 
     output_dir = Path(cfg.output_dir)

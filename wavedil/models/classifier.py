@@ -19,7 +19,9 @@ reports ``out_channels`` and ``receptive_field``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from wavedil.nn import DilatedStack, Pooling, WaveformFrontend, dilation_schedule, lengths_to_mask
@@ -27,7 +29,21 @@ from wavedil.nn.checks import check_positive_int
 from wavedil.nn.conv import input_channels_of, receptive_field_of
 from wavedil.spec import serializable
 
-__all__ = ["WaveNetClassifier"]
+__all__ = ["ClassifierState", "WaveNetClassifier"]
+
+
+class ClassifierState(NamedTuple):
+    """What :meth:`WaveNetClassifier.step` carries from chunk to chunk.
+
+    Attributes:
+        contexts: per residual block, its last ``(k - 1) * d`` inputs ``(B, R, span)``.
+        pooled: the running pooling statistics (see :meth:`Pooling.update`).
+        samples: audio samples heard so far.
+    """
+
+    contexts: list[Tensor]
+    pooled: tuple[Tensor, ...]
+    samples: int
 
 
 @serializable
@@ -138,6 +154,51 @@ class WaveNetClassifier(nn.Module):
             h = self.body(h, mask=step_mask)  # (B, C_b, N)
         h = self.post(h)  # (B, S, N)
         return self.pool(h, mask)  # (B, S)
+
+    # -- streaming: audio as it arrives ------------------------------------------------
+
+    def init_state(self, batch: int = 1, device: torch.device | str | None = None
+                   ) -> ClassifierState:
+        """The state of :meth:`step` before any audio.
+
+        Raises:
+            ValueError: a classifier that cannot stream: a centred (non-causal) stack,
+                a context or ASPP body, or a spectral front end (its frames reach
+                ahead, and it normalises each clip by its whole mean).
+        """
+        if not isinstance(self.frontend, WaveformFrontend):
+            raise ValueError(f"Streaming needs the waveform front end, but this classifier "
+                             f"has {type(self.frontend).__name__}: its frames look ahead and "
+                             "are normalised by the whole clip.")
+        if self.stack is None or not self.stack.blocks[0].causal:
+            raise ValueError("Streaming needs a causal dilated stack (model.causal=true, no "
+                             "body): a centred one looks ahead.")
+        dtype = self.input_proj.weight.dtype
+        device = device or self.input_proj.weight.device
+        contexts = [block.init_stream(batch, device, dtype) for block in self.stack.blocks]
+        pooled = self.pool.init_running(batch, self.classify.in_features, device, dtype)
+        return ClassifierState(contexts, pooled, 0)
+
+    def step(self, audio: Tensor, state: ClassifierState) -> tuple[Tensor, ClassifierState]:
+        """Logits for everything heard so far, given the next chunk of audio (any
+        length >= 1): equal to :meth:`forward` on the whole prefix. Call in eval mode.
+
+        Shape:
+            ``audio (B, n), state -> (B, K) logits, state``
+        """
+        if audio.shape[-1] < 1:
+            raise ValueError("Expected a chunk of at least one sample, but found none.")
+        feats, _ = self.frontend(audio)  # (B, 1, n)
+        h = self.input_proj(feats)  # (B, R, n)
+        skip: Tensor | float = 0.0
+        contexts = []
+        for block, context in zip(self.stack.blocks, state.contexts, strict=True):
+            (h, s), context = block.stream(h, context)
+            skip = skip + s
+            contexts.append(context)
+        pooled = self.pool.update(self.post(skip), state.pooled)  # (B, S, n) frames
+        logits = self.classify(self.pool.read(pooled))  # (B, K)
+        return logits, ClassifierState(contexts, pooled, state.samples + audio.shape[-1])
 
     def forward(self, audio: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.classify(self.dropout(self.embed(audio, lengths)))  # (B, K)

@@ -5,6 +5,8 @@ Shape legend: B batch, C channels, T time; ``mask`` is ``(B, T)``, True where va
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor, nn
 
@@ -65,6 +67,44 @@ class Pooling(nn.Module):
         scores = self.score(x).masked_fill(~valid, float("-inf"))  # (B, 1, T)
         weights = scores.softmax(dim=-1)  # (B, 1, T)
         return (x * weights).sum(dim=-1)  # (B, C)
+
+    # -- running pooling, chunk by chunk ---------------------------------------------------
+
+    def init_running(self, batch: int, channels: int, device: torch.device | str | None = None,
+                     dtype: torch.dtype | None = None) -> tuple[Tensor, ...]:
+        """Statistics of no frames yet, for :meth:`update` and :meth:`read`."""
+        zeros = functools.partial(torch.zeros, device=device, dtype=dtype)
+        if self.kind == "mean":  # sum, count
+            return zeros(batch, channels), zeros(batch, 1)
+        if self.kind == "max":
+            return (torch.full((batch, channels), float("-inf"), device=device, dtype=dtype),)
+        # attention: running max score, softmax denominator and weighted sum
+        return (torch.full((batch, 1), float("-inf"), device=device, dtype=dtype),
+                zeros(batch, 1), zeros(batch, channels))
+
+    def update(self, x: Tensor, stats: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """``stats`` after the frames ``x`` ``(B, C, n)`` that follow those seen."""
+        if self.kind == "mean":
+            total, count = stats
+            return total + x.sum(dim=-1), count + x.shape[-1]
+        if self.kind == "max":
+            return (torch.maximum(stats[0], x.amax(dim=-1)),)
+        assert self.score is not None
+        peak, denominator, weighted = stats
+        scores = self.score(x)  # (B, 1, n)
+        new_peak = torch.maximum(peak, scores.amax(dim=-1))  # (B, 1)
+        rescale = torch.exp(peak - new_peak)  # 0 while nothing was seen
+        e = torch.exp(scores - new_peak.unsqueeze(-1))  # (B, 1, n)
+        return (new_peak, denominator * rescale + e.sum(dim=-1),
+                weighted * rescale + (x * e).sum(dim=-1))
+
+    def read(self, stats: tuple[Tensor, ...]) -> Tensor:
+        """The pooled ``(B, C)`` of every frame seen: equal to :meth:`forward` on them."""
+        if self.kind == "mean":
+            return stats[0] / stats[1].clamp(min=1)
+        if self.kind == "max":
+            return stats[0]
+        return stats[2] / stats[1]
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}"

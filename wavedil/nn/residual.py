@@ -140,10 +140,40 @@ class ResidualBlock(nn.Module):
         local_cond: Tensor | None = None,
         global_cond: Tensor | None = None,
     ) -> BlockOutput:
-        h = self.conv(x) + self.condition(local_cond, global_cond)  # (B, 2G, T)
+        return self._gated(x, self.conv(x), local_cond, global_cond)
+
+    def _gated(self, x: Tensor, h: Tensor, local_cond: Tensor | None,
+               global_cond: Tensor | None) -> BlockOutput:
+        """The block after its dilated convolution: ``x (B, R, T)``, ``h (B, 2G, T)``."""
+        h = h + self.condition(local_cond, global_cond)  # (B, 2G, T)
         filt, gate = h.chunk(2, dim=1)  # 2 x (B, G, T)
         z = self.dropout(torch.tanh(filt) * torch.sigmoid(gate))  # (B, G, T)
         return BlockOutput(residual=self._residual(x, z), skip=self.skip_proj(z))
+
+    def init_stream(self, batch: int, device: torch.device | str | None = None,
+                    dtype: torch.dtype | None = None) -> Tensor:
+        """The left context :meth:`stream` starts from: ``(B, R, span)`` zeros, as the
+        causal padding of :meth:`forward`."""
+        conv = self.conv
+        if not (isinstance(conv, DilatedConv1d) and conv.causal and conv.impl == "direct"):
+            raise ValueError("Only a causal block with a direct (not separable or "
+                             "space-to-batch) dilated convolution streams chunk by chunk.")
+        span = conv.pad_left
+        return torch.zeros(batch, conv.in_channels, span, device=device,
+                           dtype=dtype or conv.weight.dtype)
+
+    def stream(self, x: Tensor, context: Tensor) -> tuple[BlockOutput, Tensor]:
+        """:meth:`forward` over a chunk of any length that continues the chunks
+        before it, whose last inputs ``context`` holds (from :meth:`init_stream`).
+
+        Shape:
+            ``x (B, R, n), context (B, R, span) -> (BlockOutput((B, R, n), (B, S, n)),
+            context)``
+        """
+        extended = torch.cat([context, x], dim=-1)  # (B, R, span + n)
+        h = nn.Conv1d.forward(self.conv, extended)  # unpadded: one output per new input
+        return (self._gated(x, h, None, None),
+                extended[..., extended.shape[-1] - context.shape[-1]:])
 
     def _residual(self, x: Tensor, z: Tensor) -> Tensor:
         return x if self.residual_proj is None else x + self.residual_proj(z)

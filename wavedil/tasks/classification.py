@@ -108,8 +108,19 @@ class ClassificationTask(Task):
             return self.guard(self.mixed_loss(batch))
         return self.guard(self.step(batch, "train")[0])
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_pairs: list[Tensor] = []
+
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self.step(batch, "val")[0]
+        loss, pairs = self.step(batch, "val")
+        self._val_pairs.append(pairs.cpu())
+        return loss
+
+    @property
+    def val_predictions(self) -> Tensor | None:
+        """``(N, 2)`` true and predicted classes of the latest validation so far."""
+        pairs = getattr(self, "_val_pairs", None)
+        return torch.cat(pairs) if pairs else None
 
     def on_test_epoch_start(self) -> None:
         self._test_pairs = []
