@@ -1,0 +1,65 @@
+"""``wavedil-export``: a classifier as a TorchScript or ``torch.export`` file that
+gives the checkpoint's logits without wavedil, on real clips."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.conftest import FSDD_ROOT, save_checkpoint, tone
+from wavedil.checkpoint import load_model
+from wavedil.cli.export import main as export
+from wavedil.data.io import load_audio
+from wavedil.data.sources import DataInfo
+from wavedil.models import WaveNet, WaveNetClassifier
+from wavedil.nn import MFCCFrontend, SpecAugment
+
+NAMES = [str(d) for d in range(10)]
+
+
+def _clips() -> list[torch.Tensor]:
+    """Real FSDD recordings where the data is at hand, else tones."""
+    if FSDD_ROOT is not None:
+        names = ["0_george_0.wav", "3_jackson_1.wav", "7_lucas_2.wav", "9_yweweler_4.wav"]
+        return [load_audio(FSDD_ROOT / "recordings" / n, 8000) for n in names]
+    return [torch.from_numpy(tone(s, freq=f)) for s, f in ((0.4, 200.0), (0.9, 330.0))]
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    front = MFCCFrontend(8000, n_mfcc=13, spec_augment=SpecAugment())  # eval: no masks
+    model = WaveNetClassifier(10, front, 8, 8, 8, dilations=[1, 2, 4], pooling="attention")
+    return save_checkpoint(model, DataInfo(8000, class_names=NAMES), tmp_path / "c.ckpt",
+                           task="classification")
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "export"])
+def test_the_exported_classifier_gives_the_checkpoints_logits_on_real_clips(fmt, checkpoint,
+                                                                            tmp_path, capsys):
+    out = tmp_path / "exported" / f"model.{fmt}"
+    assert export(["--checkpoint", str(checkpoint), "--format", fmt, "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    meta = json.loads(out.with_name(out.name + ".json").read_text())
+    assert meta["class_names"] == NAMES and meta["sample_rate"] == 8000
+    program = torch.jit.load(str(out)) if fmt == "torchscript" else torch.export.load(
+        str(out)).module()
+    model = load_model(checkpoint).model
+    with torch.no_grad():
+        for clip in _clips():  # each at its own length, batch 1
+            torch.testing.assert_close(program(clip[None]), model(clip[None]),
+                                       atol=1e-4, rtol=0)
+    # refused without --overwrite; a generator is refused by name
+    assert export(["--checkpoint", str(checkpoint), "--format", fmt, "--out", str(out)]) == 2
+    assert "already exist" in capsys.readouterr().err
+
+
+def test_a_generator_is_not_exported_yet(tmp_path, capsys):
+    ckpt = save_checkpoint(WaveNet(4, 4, 4, dilations=[1, 2]), DataInfo(8000),
+                           tmp_path / "g.ckpt")
+    assert export(["--checkpoint", str(ckpt), "--format", "export",
+                   "--out", str(tmp_path / "g.pt2")]) == 2
+    assert "holds a generator" in capsys.readouterr().err
+    assert not (tmp_path / "g.pt2").exists()
