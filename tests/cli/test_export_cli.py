@@ -56,10 +56,42 @@ def test_the_exported_classifier_gives_the_checkpoints_logits_on_real_clips(fmt,
     assert "already exist" in capsys.readouterr().err
 
 
-def test_a_generator_is_not_exported_yet(tmp_path, capsys):
-    ckpt = save_checkpoint(WaveNet(4, 4, 4, dilations=[1, 2]), DataInfo(8000),
-                           tmp_path / "g.ckpt")
+def test_a_generators_exported_step_makes_the_samples_generate_makes(tmp_path, capsys):
+    from wavedil.inference import generate
+
+    torch.manual_seed(0)
+    model = WaveNet(8, 8, 8, kernel_size=3, dilations=[1, 2, 4, 8], global_classes=3)
+    ckpt = save_checkpoint(model, DataInfo(8000), tmp_path / "g.ckpt")
+    out = tmp_path / "step.pt2"
+    assert export(["--checkpoint", str(ckpt), "--format", "export", "--out", str(out)]) == 0
+    meta = json.loads(out.with_name("step.pt2.json").read_text())
+    assert meta["kind"] == "generator-step" and len(meta["windows"]) == 4
+    program = torch.export.load(str(out)).module()
+    model = load_model(ckpt).model
+    speakers = torch.tensor([0, 2, 1])  # batch 3: the exported batch size is dynamic
+    vector = model.global_vector(speakers)
+    expected = generate(model, 120, seed=7, global_cond=speakers).values
+    x = model.output.silence_values(3, "cpu")
+    windows = [torch.zeros(3, *shape) for shape in meta["windows"]]
+    generator, drawn = torch.Generator().manual_seed(7), []
+    with torch.no_grad():
+        for _ in range(120):
+            params, windows = program(x, windows, vector)
+            x = model.output.sample(params, 1.0, generator)
+            drawn.append(x)
+    assert torch.equal(torch.stack(drawn, 1), expected)
+    assert export(["--checkpoint", str(ckpt), "--format", "torchscript",
+                   "--out", str(tmp_path / "s.ts")]) == 2
+    assert "--format export" in capsys.readouterr().err
+
+
+def test_what_cannot_be_exported_is_refused_by_name(tmp_path, capsys):
+    vocoder = WaveNet(4, 4, 4, dilations=[1, 2], local_channels=8, local_hop_length=32)
+    ckpt = save_checkpoint(vocoder, DataInfo(8000, local_features={"n_mels": 8,
+                                                                   "hop_length": 32,
+                                                                   "n_fft": 128}),
+                           tmp_path / "v.ckpt")
     assert export(["--checkpoint", str(ckpt), "--format", "export",
-                   "--out", str(tmp_path / "g.pt2")]) == 2
-    assert "holds a generator" in capsys.readouterr().err
-    assert not (tmp_path / "g.pt2").exists()
+                   "--out", str(tmp_path / "v.pt2")]) == 2
+    assert "local conditioning" in capsys.readouterr().err
+    assert not (tmp_path / "v.pt2").exists()

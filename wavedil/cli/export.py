@@ -2,6 +2,7 @@
 
     wavedil-export --checkpoint fsdd.ckpt --format torchscript --out fsdd.ts
     wavedil-export --checkpoint fsdd.ckpt --format export --out fsdd.pt2
+    wavedil-export --checkpoint tones.ckpt --format export --out step.pt2   # a generator
 
 Formats:
 
@@ -14,7 +15,14 @@ a tenth of a second, and return ``(B, K)`` logits (the class names are printed, 
 stored beside the file as ``<out>.json``); clips in a batch have the same length (no
 ``lengths``). Before writing, the exported model is run on clips of two other
 lengths and compared with the checkpoint's model (within 1e-4); the file is
-refused otherwise. Generators are not exported yet.
+refused otherwise.
+
+A generator is exported (``export`` format) as its one-step function with the
+history as explicit tensors (:class:`wavedil.inference.export.StepProgram`):
+``params, windows = program(x, windows[, global_vector])``, ``x`` the previous
+values ``(B,)``, ``windows`` zeros of the shapes listed in ``<out>.json`` before the
+first step; draw each next value from ``params`` with the output distribution
+named there. Local conditioning and context modules are not exported yet.
 """
 
 from __future__ import annotations
@@ -58,10 +66,10 @@ def _export(args: argparse.Namespace) -> None:
     check_outputs(args.out.parent if str(args.out.parent) else Path("."), [args.out, meta],
                   args.overwrite, protected=[args.checkpoint])
     loaded = load_model(args.checkpoint)
-    if loaded.kind != "classifier":
-        raise UsageError(f"{args.checkpoint} holds a {loaded.kind}; wavedil-export exports "
-                         "classifiers (generators are not exported yet).")
     rate = loaded.info.sample_rate
+    if loaded.kind == "generator":
+        _export_generator(args, loaded.model, rate, meta)
+        return
     worst = export_classifier(loaded.model, rate, args.format, args.out)
     names = loaded.info.class_names or [str(i) for i in range(loaded.model.num_classes)]
     meta.write_text(json.dumps({"format": args.format, "sample_rate": rate,
@@ -69,6 +77,24 @@ def _export(args: argparse.Namespace) -> None:
                                 "max_abs_difference": worst}, indent=1) + "\n")
     print(f"wrote {args.out} ({args.format}; {rate} Hz audio (B, T) -> logits over "
           f"{', '.join(names)}; largest difference from the checkpoint's model {worst:.1e})")
+
+
+def _export_generator(args: argparse.Namespace, model: nn.Module, rate: int, meta: Path
+                      ) -> None:
+    from wavedil.inference.export import StepProgram, export_step
+    from wavedil.spec import to_spec
+
+    if args.format != "export":
+        raise UsageError("A generator is exported as its step function with --format export.")
+    program = export_step(model)  # ValueError for what it does not support
+    torch.export.save(program, str(args.out))
+    windows = [list(w.shape[1:]) for w in StepProgram(model).init_windows(1)]
+    meta.write_text(json.dumps({"format": "export", "kind": "generator-step",
+                                "sample_rate": rate, "output": to_spec(model.output),
+                                "windows": windows, "global_channels": model.global_channels,
+                                "checkpoint": str(args.checkpoint)}, indent=1) + "\n")
+    print(f"wrote {args.out} (the generator's step: {len(windows)} history windows; see "
+          f"{meta.name})")
 
 
 def export_classifier(model: nn.Module, sample_rate: int, fmt: str, out: Path) -> float:
