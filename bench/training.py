@@ -55,7 +55,7 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def worker(config: str, precision: str, threads: int) -> dict:
+def worker(config: str, precision: str, threads: int, quick: bool = False) -> dict:
     """One measurement in this process (the tree on ``sys.path`` decides the code)."""
     import torch
 
@@ -81,7 +81,7 @@ def worker(config: str, precision: str, threads: int) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
-    warm, timed = STEPS[config]
+    warm, timed = (1, 1) if quick else STEPS[config]
     base = _rss_mb()
     for _ in range(warm):
         step()
@@ -94,10 +94,11 @@ def worker(config: str, precision: str, threads: int) -> dict:
             "package": str(Path(wavedil.__file__).parent)}
 
 
-def run_worker(tree: Path, config: str, precision: str, threads: int) -> dict:
+def run_worker(tree: Path, config: str, precision: str, threads: int,
+               quick: bool = False) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", config, precision,
-           str(threads)]
+           str(threads), *(["--quick"] if quick else [])]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
     if done.returncode != 0:
         raise RuntimeError(f"worker failed for {tree} {config} {precision}:\n{done.stderr}")
@@ -118,10 +119,12 @@ def main() -> None:
                              "commit), timed in the same rounds")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true",
+                        help="one warm-up and one timed step (a smoke run, not a figure)")
     args = parser.parse_args()
     if args.worker:
         config, precision, threads = args.worker
-        print(json.dumps(worker(config, precision, int(threads))))
+        print(json.dumps(worker(config, precision, int(threads), args.quick)))
         return
 
     trees = {"baseline": args.baseline.resolve()} if args.baseline else {}
@@ -133,7 +136,8 @@ def main() -> None:
     for _ in range(args.repeats):  # round-robin: every key once per round
         for key in keys:
             tree, config, precision = key
-            rounds[key].append(run_worker(trees[tree], config, precision, args.threads))
+            rounds[key].append(run_worker(trees[tree], config, precision, args.threads,
+                                          args.quick))
     results = {}
     for key, runs in rounds.items():
         tree, config, precision = key

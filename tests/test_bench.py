@@ -130,3 +130,22 @@ def test_output_distributions_bench_scores_both_outputs_on_one_scale(tmp_path):
         [sys.executable, str(STUDIES / "output_distributions.py"), "--runs",
          str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert missing.returncode != 0 and "config.yaml" in missing.stderr
+
+
+def test_training_bench_alternates_trees_and_settings_and_prints_ratios():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "training.py"), "--quick", "--configs", "SMALL",
+         "--precisions", "32-true", "bf16-mixed+checkpoint", "--repeats", "1",
+         "--baseline", str(REPO)],
+        capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    runs = [r["training"] for r in rows if "training" in r]
+    # the baseline tree is not timed with a setting it may lack (checkpointing)
+    assert [(r["tree"], r["precision"]) for r in runs] == [
+        ("baseline", "32-true"), ("current", "32-true"), ("current", "bf16-mixed+checkpoint")]
+    assert all(r["samples_per_s"] > 0 and r["peak_mb_over_baseline"] >= 0 for r in runs)
+    summary = rows[-1]["summary"]
+    assert summary["relative_to"] == "baseline/32-true"
+    assert summary["ratios"]["baseline/32-true"] == {"speed": 1.0, "memory": 1.0}
+    assert set(summary["ratios"]) == {"baseline/32-true", "current/32-true",
+                                      "current/bf16-mixed+checkpoint"}
