@@ -1,4 +1,5 @@
-"""``wavedil-export``: a trained classifier as a file that runs without wavedil.
+"""``wavedil-export``: a trained model as a file that runs without wavedil (a
+classifier whole, a generator as its one-step function).
 
     wavedil-export --checkpoint fsdd.ckpt --format torchscript --out fsdd.ts
     wavedil-export --checkpoint fsdd.ckpt --format export --out fsdd.pt2
@@ -47,7 +48,8 @@ TOLERANCE = 1e-4
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wavedil-export",
-                                     description="Export a classifier checkpoint.")
+                                     description="Export a classifier, or a generator's "
+                                                 "step, to run without wavedil.")
     parser.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT")
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--out", required=True, type=Path, help="the file to write")
@@ -63,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _export(args: argparse.Namespace) -> None:
     meta = args.out.with_name(args.out.name + ".json")
-    check_outputs(args.out.parent if str(args.out.parent) else Path("."), [args.out, meta],
-                  args.overwrite, protected=[args.checkpoint])
+    check_outputs(args.out.parent, [args.out, meta], args.overwrite,
+                  protected=[args.checkpoint])
     loaded = load_model(args.checkpoint)
     rate = loaded.info.sample_rate
     if loaded.kind == "generator":
