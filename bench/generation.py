@@ -11,6 +11,11 @@ Configs (random weights; speed does not depend on training):
     SMALL  = 2 cycles of 1..512 (20 layers), 64 residual / 128 gate / 128 skip, kernel 2
     MEDIUM = 4 cycles of 1..32 (24 layers), 128 residual / 256 gate / 128 skip, kernel 3
 
+``--sample`` adds the ``compiled`` method (wavedil.inference.compiled: the fast
+path's arithmetic and the draw in one numba-compiled loop, timed by its own
+``run`` over the same number of steps; it always draws, so it is only compared with
+sampling steppers) and the row's ``ratio_compiled_vs_fast``.
+
 ``--outputs`` builds each config with the 256-way mu-law softmax (``mulaw``, the
 default) and/or a 10-component logistic mixture (``logistic_mixture``: 30 output
 channels, amplitudes fed back through a causal conv). A step is the network alone;
@@ -44,7 +49,7 @@ from timing import spread_pct, sync
 from torch.profiler import ProfilerActivity, profile
 
 from wavedil.distributions import DiscretizedLogisticMixture
-from wavedil.inference import NaiveStepper, make_stepper
+from wavedil.inference import CompiledSampler, NaiveStepper, make_stepper
 from wavedil.models import WaveNet, wavenet_medium, wavenet_small
 
 CONFIGS = {"SMALL": wavenet_small, "MEDIUM": wavenet_medium}
@@ -52,9 +57,20 @@ OUTPUTS = {
     "mulaw": {},  # the presets' default: MuLawCategorical(256), embedding input
     "logistic_mixture": {"output": DiscretizedLogisticMixture(10), "input_encoding": "continuous"},
 }
-METHODS = ("fast", "cached", "naive")
+STEPPERS = ("fast", "cached", "naive")
 # steps per timed round, by method (the naive path is thousands of times slower per step)
-STEPS = {"fast": 300, "cached": 60, "naive": 6}
+STEPS = {"fast": 300, "cached": 60, "naive": 6, "compiled": 1000}
+
+
+def methods(sample: bool) -> tuple[str, ...]:
+    return (*STEPPERS, "compiled") if sample else STEPPERS
+
+
+def make(method: str, model: WaveNet, batch: int, device: str):
+    """A stepper in its steady state, or for ``compiled`` a CompiledSampler."""
+    if method == "compiled":
+        return CompiledSampler(model, batch)
+    return steady(make_stepper(method, model, batch), model, batch, device)
 
 
 def build(config: str, device: str, output: str = "mulaw") -> WaveNet:
@@ -71,6 +87,9 @@ def time_steps(stepper, model: WaveNet, batch: int, steps: int, device: str,
     generator = torch.Generator(device=device).manual_seed(0)
     sync(device)
     start = time.perf_counter()
+    if isinstance(stepper, CompiledSampler):
+        stepper.run(x, steps, generator=generator)
+        return (time.perf_counter() - start) / steps
     for _ in range(steps):
         params = stepper(x)
         if sample:
@@ -84,9 +103,8 @@ def measure_speed(config: str, batch: int, device: str, repeats: int, scale: flo
     """One row per output; every (output, method) pair is timed in every round, so
     the outputs are compared side by side as the methods are."""
     models = {o: build(config, device, o) for o in outputs}
-    pairs = list(itertools.product(outputs, METHODS))
-    steppers = {(o, m): steady(make_stepper(m, models[o], batch), models[o], batch, device)
-                for o, m in pairs}
+    pairs = list(itertools.product(outputs, methods(sample)))
+    steppers = {(o, m): make(m, models[o], batch, device) for o, m in pairs}
     for (o, m), stepper in steppers.items():  # warm-up (allocations, caches, lazy init)
         time_steps(stepper, models[o], batch, max(2, STEPS[m] // 10), device, sample)
     per_step: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
@@ -97,7 +115,7 @@ def measure_speed(config: str, batch: int, device: str, repeats: int, scale: flo
                                              sample))
     rows = []
     for o in outputs:
-        times = {m: per_step[o, m] for m in METHODS}
+        times = {m: per_step[o, m] for m in methods(sample)}
         median = {m: statistics.median(v) for m, v in times.items()}
         rows.append({
             "config": config,
@@ -108,10 +126,13 @@ def measure_speed(config: str, batch: int, device: str, repeats: int, scale: flo
             "batch": batch,
             "device": device,
             "threads": torch.get_num_threads(),
-            "samples_per_s": {m: round(batch / median[m], 1) for m in METHODS},
+            "samples_per_s": {m: round(batch / median[m], 1) for m in times},
             "ratio_fast_vs_naive": round(median["naive"] / median["fast"], 1),
             "ratio_cached_vs_naive": round(median["naive"] / median["cached"], 1),
-            "ms_per_step": {m: round(1000 * median[m], 3) for m in METHODS},
+            **({"ratio_compiled_vs_fast": round(statistics.median(
+                f / c for f, c in zip(times["fast"], times["compiled"], strict=True)), 2)}
+               if sample else {}),
+            "ms_per_step": {m: round(1000 * median[m], 3) for m in times},
             "spread_pct": {m: spread_pct(v) for m, v in times.items()},
             "repeats": repeats,
         })
@@ -140,7 +161,7 @@ def measure_memory(model: WaveNet, batch: int, device: str, method: str) -> dict
     GPU: ``torch.cuda.max_memory_allocated`` above what was allocated before.
     """
     def run():
-        stepper = steady(make_stepper(method, model, batch), model, batch, device)
+        stepper = make(method, model, batch, device)
         time_steps(stepper, model, batch, 3, device)
         return stepper
 
@@ -187,7 +208,8 @@ def main() -> None:
             for row in rows:
                 if not args.no_memory:
                     model = build(config, args.device, row["output"])
-                    memory = {m: measure_memory(model, batch, args.device, m) for m in METHODS}
+                    memory = {m: measure_memory(model, batch, args.device, m)
+                              for m in methods(args.sample)}
                     row["peak_mem_mb"] = {m: v["peak"] for m, v in memory.items()}
                     row["held_mem_mb"] = {m: v["held"] for m, v in memory.items()}
                 print(json.dumps(row), flush=True)

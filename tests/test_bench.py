@@ -92,6 +92,8 @@ def test_generation_bench_reports_both_output_distributions():
     for row in rows:
         assert row["sample"] is True and row["config"] == "SMALL" and row["batch"] == 1
         assert all(v > 0 for v in row["samples_per_s"].values())
+        assert set(row["samples_per_s"]) == {"fast", "cached", "naive", "compiled"}
+        assert row["ratio_compiled_vs_fast"] > 0
 
 
 def test_output_distributions_bench_scores_both_outputs_on_one_scale(tmp_path):

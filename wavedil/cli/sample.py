@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the samples already in --out (refused otherwise)")
     parser.add_argument("--method", choices=METHODS, default="fast",
-                        help="stepper: fast (default), cached or naive (same samples)")
+                        help="stepper: fast (default), cached, naive or compiled (same samples; "
+                             "compiled: fastest at batch 1, falls back to fast with a warning)")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG per clip")

@@ -1,9 +1,11 @@
 """Generation: cached-queue steppers (fast and module-by-module), the naive
-reference, and :func:`generate`."""
+reference, the compiled sampling loop, and :func:`generate`."""
 
+from wavedil.inference.compiled import CompiledSampler
 from wavedil.inference.fast import FastStepper
 from wavedil.inference.sampler import (
     METHODS,
+    STEPPERS,
     CachedStepper,
     Generation,
     NaiveStepper,
@@ -13,7 +15,9 @@ from wavedil.inference.sampler import (
 
 __all__ = [
     "METHODS",
+    "STEPPERS",
     "CachedStepper",
+    "CompiledSampler",
     "FastStepper",
     "Generation",
     "NaiveStepper",

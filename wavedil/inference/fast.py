@@ -251,16 +251,21 @@ class FastStepper:
 
     # -- one step --------------------------------------------------------------------------
 
+    def project_local(self, start: int, steps: int) -> Tensor:
+        """Every layer's local conditioning term for steps ``start .. start + steps - 1``
+        in one matmul, filter rows scaled as the weights are: ``(c, B, N, 2G)``."""
+        assert self.local is not None and self.w_local is not None
+        window = self.local[..., start:start + steps].permute(2, 0, 1)  # (c, B, L)
+        projected = window.to(self.dtype) @ self.w_local  # (c, B, N * 2G)
+        return projected.view(projected.shape[0], self.batch, self.num_layers, -1)
+
     def _step_bias(self, t: int) -> Tensor:
         if self.local is None:
             return self.bias
         chunk = self._local_chunk
         if chunk is None or not 0 <= t - self._local_start < chunk.shape[0]:
             self._local_start = t
-            window = self.local[..., t:t + self.chunk].permute(2, 0, 1)  # (c, B, L)
-            projected = window.to(self.dtype) @ self.w_local  # (c, B, N * 2G)
-            c = projected.shape[0]
-            self._local_chunk = projected.view(c, self.batch, self.num_layers, -1).transpose(1, 2)
+            self._local_chunk = self.project_local(t, self.chunk).transpose(1, 2)
         assert self._local_chunk is not None
         return torch.add(self.bias, self._local_chunk[t - self._local_start], out=self._bias_step)
 

@@ -4,7 +4,9 @@ Shape legend: B batch (independent streams), T samples, C distribution
 parameters, F conditioning features per frame, L upsampled local channels.
 
 Three steppers compute the same numbers, the distribution parameters at the
-next step, and differ only in cost per sample:
+next step, and differ only in cost per sample (a fourth method, ``"compiled"``
+(:mod:`wavedil.inference.compiled`), runs the fast stepper's arithmetic and the
+draws in one numba-compiled loop: 2x the fast path at batch 1 on a small model):
 
 * ``"fast"`` (:class:`~wavedil.inference.fast.FastStepper`): cached queues with
   fused weights; O(layers) per sample, few large ops.
@@ -25,6 +27,7 @@ float64 they agree exactly.)
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -32,13 +35,16 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from wavedil.inference.compiled import CompiledSampler, compiled_sampler_or_reason
 from wavedil.inference.fast import FastStepper
 from wavedil.models.generator import WaveNet
 from wavedil.nn.checks import check_choice, check_positive_int
 
-__all__ = ["METHODS", "CachedStepper", "Generation", "NaiveStepper", "generate", "make_stepper"]
+__all__ = ["METHODS", "STEPPERS", "CachedStepper", "Generation", "NaiveStepper", "generate",
+           "make_stepper"]
 
-METHODS = ("fast", "cached", "naive")
+STEPPERS = ("fast", "cached", "naive")
+METHODS = (*STEPPERS, "compiled")
 
 Stepper = Callable[[Tensor], Tensor]
 
@@ -111,8 +117,8 @@ class NaiveStepper:
 
 def make_stepper(method: str, model: WaveNet, batch: int,
                  global_vector: Tensor | None = None, local: Tensor | None = None) -> Stepper:
-    """Build the stepper called ``method`` (one of :data:`METHODS`)."""
-    check_choice("method", method, METHODS)
+    """Build the stepper called ``method`` (one of :data:`STEPPERS`)."""
+    check_choice("method", method, STEPPERS)
     kind = {"fast": FastStepper, "cached": CachedStepper, "naive": NaiveStepper}[method]
     return kind(model, batch, global_vector=global_vector, local=local)
 
@@ -147,7 +153,9 @@ def generate(
         model: the generator (put in eval mode here).
         num_samples: samples to generate per stream.
         batch_size: independent streams (default: from the conditioning or prime, else 1).
-        method: ``"fast"``, ``"cached"`` or ``"naive"`` (same numbers, different cost).
+        method: ``"fast"``, ``"cached"``, ``"naive"`` or ``"compiled"`` (same numbers,
+            different cost; ``"compiled"`` falls back to ``"fast"`` with a warning where
+            it cannot run, see :mod:`wavedil.inference.compiled`).
         temperature: divides the logits (a mixture: its weights' logits, and multiplies
             its scales); 0 takes the most likely value (a mixture: the mean of its
             likeliest component) every step.
@@ -166,6 +174,7 @@ def generate(
         :class:`Generation` of ``(B, num_samples)`` values and audio.
     """
     check_positive_int("num_samples", num_samples)
+    check_choice("method", method, METHODS)
     model.eval()
     batch = _batch_size(batch_size, global_cond, local_cond, prime)
     device = next(model.parameters()).device
@@ -176,12 +185,20 @@ def generate(
 
     gvec = model.global_vector(None if global_cond is None else global_cond.to(device))
     local = model.upsample_local(None if local_cond is None else local_cond.to(device), total)
-    stepper = make_stepper(method, model, batch, gvec, local)
     generator = None
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
-
     x = dist.silence_values(batch, device)
+    if method == "compiled":
+        compiled = compiled_sampler_or_reason(model, batch, gvec, local)
+        if not isinstance(compiled, str):
+            return _generate_compiled(compiled, x, num_samples, primed, temperature, generator,
+                                      progress, on_progress)
+        warnings.warn(f"method='compiled' is not available: {compiled}; using method='fast'.",
+                      stacklevel=3)
+        method = "fast"
+    stepper = make_stepper(method, model, batch, gvec, local)
+
     values = torch.empty(batch, num_samples, dtype=x.dtype, device=device)
     bar = tqdm(total=total * batch, unit="sample", unit_scale=True, disable=not progress,
                desc=f"generating ({method})", smoothing=0.1)
@@ -202,3 +219,28 @@ def generate(
     seconds = time.perf_counter() - start
     bar.close()
     return Generation(values, dist.decode(values), seconds)
+
+
+def _generate_compiled(sampler: CompiledSampler, x: Tensor, num_samples: int,
+                       primed: Tensor | None, temperature: float,
+                       generator: torch.Generator | None, progress: bool,
+                       on_progress: Callable[[int], None] | None) -> Generation:
+    """:func:`generate`'s loop in compiled chunks (the prime teacher-forced, then drawn)."""
+    prime_len = 0 if primed is None else primed.shape[-1]
+    total = prime_len + num_samples
+    parts = []
+    bar = tqdm(total=total * sampler.batch, unit="sample", unit_scale=True,
+               disable=not progress, desc="generating (compiled)", smoothing=0.1)
+    start = time.perf_counter()
+    for first in range(0, total, sampler.chunk):
+        steps = min(sampler.chunk, total - first)
+        forced = None if primed is None else primed[:, first:first + steps]
+        parts.append(sampler.run(x, steps, forced, temperature, generator))
+        x = parts[-1][:, -1]
+        bar.update(steps * sampler.batch)
+        if on_progress is not None:
+            on_progress(first + steps)
+    seconds = time.perf_counter() - start
+    bar.close()
+    values = torch.cat(parts, dim=-1)[:, prime_len:]
+    return Generation(values, sampler.output.decode(values), seconds)
