@@ -1,9 +1,11 @@
-"""``wavedil-export``: a classifier as a TorchScript or ``torch.export`` file that
+"""``wavedil-export``: a classifier as a TorchScript, ``torch.export`` or ONNX file that
 gives the checkpoint's logits without wavedil, on real clips."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -36,16 +38,30 @@ def checkpoint(tmp_path):
                            task="classification")
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "export"])
+def _load(fmt: str, path) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The exported file, loaded by its own runtime (never by wavedil)."""
+    if fmt == "torchscript":
+        return torch.jit.load(str(path))
+    if fmt == "export":
+        return torch.export.load(str(path)).module()
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["audio"]
+    return lambda x: torch.from_numpy(session.run(["logits"], {"audio": x.numpy()})[0])
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "export", "onnx"])
 def test_the_exported_classifier_gives_the_checkpoints_logits_on_real_clips(fmt, checkpoint,
                                                                             tmp_path, capsys):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     out = tmp_path / "exported" / f"model.{fmt}"
     assert export(["--checkpoint", str(checkpoint), "--format", fmt, "--out", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
     meta = json.loads(out.with_name(out.name + ".json").read_text())
     assert meta["class_names"] == NAMES and meta["sample_rate"] == 8000
-    program = torch.jit.load(str(out)) if fmt == "torchscript" else torch.export.load(
-        str(out)).module()
+    program = _load(fmt, out)
     model = load_model(checkpoint).model
     with torch.no_grad():
         for clip in _clips():  # each at its own length, batch 1
@@ -95,3 +111,11 @@ def test_what_cannot_be_exported_is_refused_by_name(tmp_path, capsys):
                    "--out", str(tmp_path / "v.pt2")]) == 2
     assert "local conditioning" in capsys.readouterr().err
     assert not (tmp_path / "v.pt2").exists()
+
+
+def test_onnx_without_its_extra_says_what_to_install(checkpoint, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    out = tmp_path / "model.onnx"
+    assert export(["--checkpoint", str(checkpoint), "--format", "onnx", "--out", str(out)]) == 2
+    assert "pip install 'wavedil[onnx]'" in capsys.readouterr().err
+    assert not out.exists()

@@ -3,6 +3,7 @@ classifier whole, a generator as its one-step function).
 
     wavedil-export --checkpoint fsdd.ckpt --format torchscript --out fsdd.ts
     wavedil-export --checkpoint fsdd.ckpt --format export --out fsdd.pt2
+    wavedil-export --checkpoint fsdd.ckpt --format onnx --out fsdd.onnx     # needs wavedil[onnx]
     wavedil-export --checkpoint tones.ckpt --format export --out step.pt2   # a generator
 
 Formats:
@@ -10,13 +11,16 @@ Formats:
 - ``torchscript``: ``torch.jit.load(path)(audio)``, from C++ (LibTorch) too.
 - ``export``: a ``torch.export`` program (``.pt2``, ``torch.export.load``), the
   input for AOTInductor and ExecuTorch.
+- ``onnx``: an ONNX model (opset 20, input ``audio``, output ``logits``) for
+  onnxruntime and other ONNX runtimes; needs the ``onnx`` extra (onnx, onnxscript,
+  and onnxruntime, which checks the file).
 
-Both take ``(B, T)`` audio at the checkpoint's sample rate, any ``T`` of at least
+All three take ``(B, T)`` audio at the checkpoint's sample rate, any ``T`` of at least
 a tenth of a second, and return ``(B, K)`` logits (the class names are printed, and
 stored beside the file as ``<out>.json``); clips in a batch have the same length (no
 ``lengths``). Before writing, the exported model is run on clips of two other
-lengths and compared with the checkpoint's model (within 1e-4); the file is
-refused otherwise.
+lengths and compared with the checkpoint's model (within 1e-4; an ONNX file in
+onnxruntime); the file is refused otherwise.
 
 A generator is exported (``export`` format) as its one-step function with the
 history as explicit tensors (:class:`wavedil.inference.export.StepProgram`):
@@ -30,9 +34,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,7 +49,7 @@ from wavedil.cli.common import UsageError, check_outputs, run_cli
 
 __all__ = ["export_classifier", "main"]
 
-FORMATS = ("torchscript", "export")
+FORMATS = ("torchscript", "export", "onnx")
 TOLERANCE = 1e-4
 
 
@@ -112,27 +119,52 @@ def export_classifier(model: nn.Module, sample_rate: int, fmt: str, out: Path) -
     example = 0.1 * torch.randn(2, sample_rate, generator=generator)  # 1 s
     checks = [0.1 * torch.randn(b, n, generator=generator)  # other batch sizes and lengths
               for b, n in ((1, sample_rate // 10 * 7), (3, sample_rate * 2 + 37))]
+    # batch and length are dynamic: AUTO lets export find its range (an STFT's framing
+    # makes guards a strict Dim cannot state)
+    dynamic = ({0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO},)
     with torch.no_grad():
         if fmt == "torchscript":
             program = torch.jit.trace(model, example, check_trace=False)
-            run = program
+            run, save = program, lambda: program.save(str(out))
+        elif fmt == "export":
+            program = torch.export.export(model, (example,), dynamic_shapes=dynamic)
+            run, save = program.module(), lambda: torch.export.save(program, str(out))
         else:
-            # batch and length are dynamic: AUTO lets export find its range (an STFT's framing
-            # makes guards a strict Dim cannot state)
-            program = torch.export.export(model, (example,),
-                                          dynamic_shapes=({0: torch.export.Dim.AUTO,
-                                                           1: torch.export.Dim.AUTO},))
-            run = program.module()
+            onnx_program = _to_onnx(model, example, dynamic)
+            run, save = _onnxruntime(onnx_program), lambda: onnx_program.save(str(out))
         worst = max(float((run(x) - model(x)).abs().max()) for x in checks)
     if not worst <= TOLERANCE:
         raise ValueError(f"The {fmt} program differs from the model by {worst:.2e} (more than "
                          f"{TOLERANCE}); nothing was written.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "torchscript":
-        program.save(str(out))
-    else:
-        torch.export.save(program, str(out))
+    save()
     return worst
+
+
+def _to_onnx(model: nn.Module, example: torch.Tensor, dynamic: tuple) -> Any:
+    """The classifier as an ONNX program (torch's dynamo-based exporter)."""
+    try:
+        import onnxruntime  # noqa: F401  (checked here: the file is tested in it before writing)
+        import onnxscript  # noqa: F401
+    except ImportError as error:
+        raise UsageError(f"--format onnx needs onnx, onnxscript and onnxruntime ({error}); "
+                         f"install them with: pip install 'wavedil[onnx]'") from None
+    # the exporter logs a warning per torchvision op it cannot register; none are used here
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # deprecations inside the exporter
+        return torch.onnx.export(model, (example,), input_names=["audio"],
+                                 output_names=["logits"], dynamic_shapes=dynamic,
+                                 dynamo=True, verbose=False)
+
+
+def _onnxruntime(program: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The ONNX model in an onnxruntime session, called like the torch model."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return lambda x: torch.from_numpy(session.run(None, {"audio": x.numpy()})[0])
 
 
 if __name__ == "__main__":
