@@ -151,3 +151,26 @@ def test_training_bench_alternates_trees_and_settings_and_prints_ratios():
     assert summary["ratios"]["baseline/32-true"] == {"speed": 1.0, "memory": 1.0}
     assert set(summary["ratios"]) == {"baseline/32-true", "current/32-true",
                                       "current/bf16-mixed+checkpoint"}
+
+
+def test_keyword_spotting_bench_finds_every_word_and_draws_them(fsdd_root, tmp_path):
+    import torch
+
+    from tests.conftest import save_checkpoint
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import WaveNetClassifier
+
+    torch.manual_seed(0)  # untrained: the words are found all the same; labels are chance
+    model = WaveNetClassifier(10, None, 8, 8, 8, dilations=[1, 2, 4])
+    ckpt = save_checkpoint(model, DataInfo(8000, class_names=[str(d) for d in range(10)]),
+                           tmp_path / "c.ckpt", task="classification")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "keyword_spotting.py"), "--checkpoint", str(ckpt),
+         "--data-root", str(fsdd_root), "--speaker", "lucas", "--words", "15",
+         "--plot", str(tmp_path / "spot.png")],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    row = json.loads(out)
+    assert row["words"] == row["segments"] == row["found"] == 15
+    assert row["missed"] == row["split"] == row["merged"] == row["false_alarms"] == 0
+    assert 0 <= row["accuracy_spotted"] <= 1 and 0 <= row["accuracy_clips"] <= 1
+    assert (tmp_path / "spot.png").stat().st_size > 10_000

@@ -22,7 +22,7 @@ import numpy as np
 from torch import Tensor
 
 __all__ = ["plot_confusion_matrix", "plot_curves", "plot_layer_fields", "plot_spectrogram_grid",
-           "plot_waveform"]
+           "plot_spotted_words", "plot_waveform"]
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
@@ -47,6 +47,29 @@ def plot_waveform(audio: Tensor, sample_rate: int, path: str | os.PathLike,
     bottom.specgram(x + 1e-9, NFFT=nfft, Fs=sample_rate, noverlap=nfft * 3 // 4, cmap="magma")
     bottom.set_ylabel("Hz")
     bottom.set_xlabel("seconds")
+    return _save(fig, path)
+
+
+def plot_spotted_words(audio: Tensor, sample_rate: int,
+                       words: Sequence[tuple[float, float, str]], path: str | os.PathLike,
+                       truth: Sequence[str] | None = None, title: str = "") -> Path:
+    """A long recording's waveform with each spotted word ``(start s, end s, label)``
+    shaded and labelled; with ``truth`` (a label per word), right ones green, wrong
+    ones red."""
+    x = audio.detach().cpu().float().numpy()
+    seconds = len(x) / sample_rate
+    fig, ax = plt.subplots(figsize=(min(4 + 0.9 * seconds, 40), 3))
+    ax.plot(np.arange(len(x)) / sample_rate, x, linewidth=0.4, color="0.3")
+    top = float(np.abs(x).max()) or 1.0
+    for i, (start, end, label) in enumerate(words):
+        right = truth is None or truth[i] == label
+        ax.axvspan(start, end, color="tab:green" if right else "tab:red", alpha=0.25)
+        ax.text((start + end) / 2, 1.05 * top, label if right else f"{label} ({truth[i]})",
+                ha="center", va="bottom", fontsize=8)
+    ax.set_xlim(0, seconds)
+    ax.set_ylim(-1.1 * top, 1.3 * top)
+    ax.set_xlabel("seconds")
+    ax.set_title(title)
     return _save(fig, path)
 
 

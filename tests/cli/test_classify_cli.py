@@ -370,3 +370,29 @@ def test_stream_refuses_what_cannot_stream(tmp_path, capsys):
     assert "causal" in capsys.readouterr().err
     assert classify(["--checkpoint", str(centred), str(wav), "--stream", "--speeds", "1"]) == 2
     assert "does not stream" in capsys.readouterr().err
+
+
+def test_spot_finds_each_digit_of_a_recording_read_in_a_row(trained, fsdd_root, tmp_path,
+                                                            capsys):
+    from wavedil.data.functional import join_clips
+    from wavedil.data.io import load_audio
+
+    clips = [load_audio(fsdd_root / "recordings" / f"{d}_jackson_{d + 5}.wav", 8000)
+             for d in (4, 1, 8, 2, 6)]
+    audio, spans = join_clips(clips, 8000, generator=torch.Generator().manual_seed(2))
+    wav = write_wav(tmp_path / "digits.wav", audio.numpy())
+    assert classify(["--checkpoint", str(trained), str(wav), "--spot", "--json"]) == 0
+    words = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(words) == len(spans)
+    for word, (start, end) in zip(words, spans, strict=True):  # each on its own digit
+        assert word["start"] < end / 8000 and word["end"] > start / 8000
+        assert word["label"] in [str(d) for d in range(10)] and 0 < word["probability"] <= 1
+    # the text form, with a file that cannot be read among the inputs
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    assert classify(["--checkpoint", str(trained), str(wav), str(tmp_path / "broken.wav"),
+                     "--spot"]) == 1
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(spans) and out.split("\t")[1].endswith("s")
+    assert "broken.wav" in err
+    assert classify(["--checkpoint", str(trained), str(wav), "--spot", "--stream"]) == 2
+    assert "choose one" in capsys.readouterr().err

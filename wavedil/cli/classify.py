@@ -3,6 +3,7 @@
     wavedil-classify --checkpoint fsdd.ckpt recordings/7_jackson_32.wav more/ other.flac
     wavedil-classify --checkpoint fsdd.ckpt recordings/ --json --top 3
     wavedil-classify --checkpoint causal.ckpt long_recording.wav --stream --hop 0.1
+    wavedil-classify --checkpoint fsdd.ckpt digits_read_aloud.wav --spot
 
 One line per file: ``path<TAB>label<TAB>probability`` (or a JSON object with
 ``--json``). Any sample rate and channel count is accepted (resampled, mixed
@@ -14,6 +15,10 @@ once averages the predictions of several classifiers (an ensemble). ``--stream``
 feeds each file to a causal waveform classifier chunk by chunk, as audio would
 arrive, and prints ``path<TAB>time<TAB>label<TAB>probability`` after each chunk:
 the verdict on everything heard so far (equal to classifying that prefix offline).
+``--spot`` finds the words in a long recording as it arrives (a streaming speech
+detector, :mod:`wavedil.inference.spotting`) and prints
+``path<TAB>start<TAB>end<TAB>label<TAB>probability`` per word, each word classified
+alone when it ends; any classifier, ensemble or ``--speeds`` spots.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -31,6 +36,7 @@ from wavedil.cli.arguments import add_classifier_options, positive_float, positi
 from wavedil.cli.common import UsageError, count_failures, expand_paths, run_cli
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
 from wavedil.inference.classify import Failure, predict_files
+from wavedil.inference.spotting import SpeechGate, spot_keywords
 
 __all__ = ["main"]
 
@@ -46,8 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feed each file to a causal classifier as it would arrive and "
                              "print a time-stamped prediction of everything heard so far "
                              "every --hop seconds")
+    parser.add_argument("--spot", action="store_true",
+                        help="keyword spotting: find the words in each (long) recording as "
+                             "it arrives and print each word's time span and label")
     parser.add_argument("--hop", type=positive_float, default=0.1, metavar="SECONDS",
-                        help="with --stream: seconds of audio per step")
+                        help="with --stream or --spot: seconds of audio per step")
+    parser.add_argument("--margin-db", type=positive_float, default=6.0, metavar="DB",
+                        help="with --spot: how far above the background level speech is")
+    parser.add_argument("--min-silence", type=positive_float, default=0.2, metavar="SECONDS",
+                        help="with --spot: the pause that ends a word")
     add_classifier_options(parser, batch_size=32)
     return parser
 
@@ -58,8 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
+    if args.stream and args.spot:
+        raise UsageError("--stream and --spot are two modes; choose one.")
     if args.stream:
         return _stream(args)
+    if args.spot:
+        return _spot(args)
     model, info = load_classifier(args.checkpoint, args.device, args.speeds)
     names = info.class_names or [str(i) for i in range(model.num_classes)]
     paths = expand_paths(args.inputs)
@@ -87,10 +104,7 @@ def _classify(args: argparse.Namespace) -> int:
             extra = "".join(f"\t{names[int(i)]}:{float(p):.4f}"
                             for p, i in zip(top.values[1:], top.indices[1:], strict=True))
             print(f"{result.path}\t{result.label}\t{result.probability:.4f}{extra}", flush=True)
-    if failed:
-        print(f"wavedil-classify: {count_failures(paths, failed, 'could not be classified')}",
-              file=sys.stderr)
-    return 1 if failed else 0
+    return _report_failures(paths, failed)
 
 
 def _stream(args: argparse.Namespace) -> int:
@@ -102,15 +116,9 @@ def _stream(args: argparse.Namespace) -> int:
     names = info.class_names or [str(i) for i in range(model.num_classes)]
     model.init_state()  # refuses a classifier that cannot stream, before any file is read
     hop = max(1, round(args.hop * info.sample_rate))
-    failed: list[Path] = []
-    paths = expand_paths(args.inputs)
-    for path in paths:
-        try:
-            audio = load_audio(path, info.sample_rate).to(args.device)
-        except (AudioError, OSError) as err:
-            failed.append(path)
-            print(f"{path}: error: {err}", file=sys.stderr)
-            continue
+    paths, failed = expand_paths(args.inputs), []
+    for path, audio in _read_each(paths, info.sample_rate, failed):
+        audio = audio.to(args.device)
         state = model.init_state(1, args.device)
         with torch.no_grad():
             for start in range(0, audio.shape[-1], hop):
@@ -126,6 +134,44 @@ def _stream(args: argparse.Namespace) -> int:
                 else:
                     print(f"{path}\t{seconds:.2f}s\t{label}\t{float(probability):.4f}",
                           flush=True)
+    return _report_failures(paths, failed)
+
+
+def _spot(args: argparse.Namespace) -> int:
+    """``--spot``: each file hop by hop through a :class:`SpeechGate`, each word
+    classified when it closes."""
+    model, info = load_classifier(args.checkpoint, args.device, args.speeds)
+    names = info.class_names or [str(i) for i in range(model.num_classes)]
+    hop = max(1, round(args.hop * info.sample_rate))
+    paths, failed = expand_paths(args.inputs), []
+    for path, audio in _read_each(paths, info.sample_rate, failed):
+        gate = SpeechGate(info.sample_rate, margin_db=args.margin_db,
+                          min_silence=args.min_silence)
+        for word in spot_keywords(model, audio.split(hop), info.sample_rate, names, gate,
+                                  args.device):
+            if args.json:
+                print(json.dumps({"path": str(path), "start": round(word.start, 4),
+                                  "end": round(word.end, 4), "label": word.label,
+                                  "probability": round(word.probability, 6)}), flush=True)
+            else:
+                print(f"{path}\t{word.start:.2f}s\t{word.end:.2f}s\t{word.label}\t"
+                      f"{word.probability:.4f}", flush=True)
+    return _report_failures(paths, failed)
+
+
+def _read_each(paths: Sequence[Path], sample_rate: int, failed: list[Path]
+               ) -> Iterator[tuple[Path, torch.Tensor]]:
+    """Each file's audio at ``sample_rate``; one that cannot be read is reported on
+    stderr and appended to ``failed``, and the others go on."""
+    for path in paths:
+        try:
+            yield path, load_audio(path, sample_rate)
+        except (AudioError, OSError) as err:
+            failed.append(path)
+            print(f"{path}: error: {err}", file=sys.stderr)
+
+
+def _report_failures(paths: Sequence[Path], failed: list[Path]) -> int:
     if failed:
         print(f"wavedil-classify: {count_failures(paths, failed, 'could not be classified')}",
               file=sys.stderr)

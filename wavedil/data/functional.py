@@ -17,6 +17,7 @@ __all__ = [
     "add_noise",
     "brown",
     "crop_or_pad",
+    "join_clips",
     "pad_batch",
     "random_offset",
     "resample",
@@ -114,3 +115,37 @@ def trim_silence(audio: Tensor, top_db: float, frame_length: int = 512,
     _, (start, end) = librosa.effects.trim(audio.numpy(), top_db=top_db,
                                            frame_length=frame_length, hop_length=hop_length)
     return audio if end <= start else audio[start:end]
+
+
+def join_clips(clips: Sequence[Tensor], sample_rate: int, pause: tuple[float, float] = (0.3, 0.7),
+               noise_db: float = -60.0, generator: torch.Generator | None = None
+               ) -> tuple[Tensor, list[tuple[int, int]]]:
+    """One recording of ``(T_i,)`` clips read one after another: a pause of a random
+    length in ``pause`` seconds before each clip and after the last, and background
+    noise ``noise_db`` dB below full scale throughout (a stream for keyword spotting).
+
+    Returns:
+        the ``(T,)`` recording and each clip's ``(start, end)`` sample span in it.
+
+    Example:
+        >>> audio, spans = join_clips([torch.ones(100), torch.ones(50)], 1000, (0.1, 0.1))
+        >>> audio.shape, spans
+        (torch.Size([450]), [(100, 200), (300, 350)])
+    """
+    low, high = pause
+    if not 0 <= low <= high:
+        raise ValueError(f"Expected pause (low, high) seconds with 0 <= low <= high, but "
+                         f"found {pause}.")
+    lengths = low + (high - low) * torch.rand(len(clips) + 1, generator=generator)
+    parts, spans, at = [], [], 0
+    for clip, seconds in zip([*clips, None], lengths.tolist(), strict=True):
+        gap = round(seconds * sample_rate)
+        parts.append(torch.zeros(gap))
+        at += gap
+        if clip is not None:
+            parts.append(clip.float())
+            spans.append((at, at + clip.shape[-1]))
+            at += clip.shape[-1]
+    audio = torch.cat(parts)
+    noise = torch.randn(audio.shape, generator=generator) * 10 ** (noise_db / 20)
+    return audio + noise, spans
