@@ -395,4 +395,32 @@ def test_spot_finds_each_digit_of_a_recording_read_in_a_row(trained, fsdd_root, 
     assert len(out.splitlines()) == len(spans) and out.split("\t")[1].endswith("s")
     assert "broken.wav" in err
     assert classify(["--checkpoint", str(trained), str(wav), "--spot", "--stream"]) == 2
-    assert "choose one" in capsys.readouterr().err
+    assert "Streaming needs the waveform front end" in capsys.readouterr().err  # MFCC
+
+
+def test_spot_with_stream_hears_each_word_as_it_arrives(fsdd_root, tmp_path, capsys):
+    from wavedil.checkpoint import load_classifier
+    from wavedil.data.functional import join_clips
+    from wavedil.data.io import load_audio
+
+    ckpt = _causal_checkpoint(tmp_path)
+    clips = [load_audio(fsdd_root / "recordings" / f"{d}_lucas_{d}.wav", 8000) for d in (3, 9)]
+    audio, spans = join_clips(clips, 8000, generator=torch.Generator().manual_seed(0))
+    wav = write_wav(tmp_path / "two.wav", audio.numpy())
+    assert classify(["--checkpoint", str(ckpt), str(wav), "--spot", "--stream", "--hop", "0.1",
+                     "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    words = [r for r in rows if "start" in r]
+    heard = [r for r in rows if "time" in r]
+    assert len(words) == 2 and len(heard) >= 2 * 3  # a verdict every 0.1 s of each word
+    for word, (start, end) in zip(words, spans, strict=True):
+        assert word["start"] < end / 8000 and word["end"] > start / 8000
+    model = load_classifier([ckpt], "cpu")[0].eval()
+    for word in words:  # heard from the word's start on, until it closed
+        during = [r for r in heard if r["word_start"] == word["start"]]
+        assert during and all(word["start"] < r["time"] <= word["end"] + 0.3 for r in during)
+        last = during[-1]  # = the offline verdict on the word's audio so far
+        clip = audio[round(word["start"] * 8000):round(last["time"] * 8000)]
+        with torch.no_grad():
+            probs = model(clip[None]).softmax(-1)[0]
+        assert float(probs.max()) == pytest.approx(last["probability"], abs=1e-4)

@@ -18,7 +18,9 @@ the verdict on everything heard so far (equal to classifying that prefix offline
 ``--spot`` finds the words in a long recording as it arrives (a streaming speech
 detector, :mod:`wavedil.inference.spotting`) and prints
 ``path<TAB>start<TAB>end<TAB>label<TAB>probability`` per word, each word classified
-alone when it ends; any classifier, ensemble or ``--speeds`` spots.
+alone when it ends; any classifier, ensemble or ``--speeds`` spots. ``--spot
+--stream`` (a causal waveform classifier) also prints, after each chunk while a word
+is open, ``path<TAB>time<TAB>label<TAB>probability``: the verdict on the word so far.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from wavedil.cli.arguments import add_classifier_options, positive_float, positi
 from wavedil.cli.common import UsageError, count_failures, expand_paths, run_cli
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
 from wavedil.inference.classify import Failure, predict_files
-from wavedil.inference.spotting import SpeechGate, spot_keywords
+from wavedil.inference.spotting import Heard, SpeechGate, spot_keywords
 
 __all__ = ["main"]
 
@@ -54,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "every --hop seconds")
     parser.add_argument("--spot", action="store_true",
                         help="keyword spotting: find the words in each (long) recording as "
-                             "it arrives and print each word's time span and label")
+                             "it arrives and print each word's time span and label (with "
+                             "--stream: also the verdict on the open word every --hop)")
     parser.add_argument("--hop", type=positive_float, default=0.1, metavar="SECONDS",
                         help="with --stream or --spot: seconds of audio per step")
     parser.add_argument("--margin-db", type=positive_float, default=6.0, metavar="DB",
@@ -71,12 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    if args.stream and args.spot:
-        raise UsageError("--stream and --spot are two modes; choose one.")
-    if args.stream:
-        return _stream(args)
     if args.spot:
         return _spot(args)
+    if args.stream:
+        return _stream(args)
     model, info = load_classifier(args.checkpoint, args.device, args.speeds)
     names = info.class_names or [str(i) for i in range(model.num_classes)]
     paths = expand_paths(args.inputs)
@@ -109,9 +110,7 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _stream(args: argparse.Namespace) -> int:
     """``--stream``: each file chunk by chunk through ``WaveNetClassifier.step``."""
-    if len(args.checkpoint) > 1 or args.speeds:
-        raise UsageError("--stream takes one --checkpoint and no --speeds (an ensemble or "
-                         "speed averaging does not stream).")
+    _check_one_model(args)
     model, info = load_classifier(args.checkpoint, args.device)
     names = info.class_names or [str(i) for i in range(model.num_classes)]
     model.init_state()  # refuses a classifier that cannot stream, before any file is read
@@ -137,25 +136,39 @@ def _stream(args: argparse.Namespace) -> int:
     return _report_failures(paths, failed)
 
 
+def _check_one_model(args: argparse.Namespace) -> None:
+    if len(args.checkpoint) > 1 or args.speeds:
+        raise UsageError("--stream takes one --checkpoint and no --speeds (an ensemble or "
+                         "speed averaging does not stream).")
+
+
 def _spot(args: argparse.Namespace) -> int:
     """``--spot``: each file hop by hop through a :class:`SpeechGate`, each word
-    classified when it closes."""
+    classified when it closes; with ``--stream`` also heard as it arrives."""
+    if args.stream:
+        _check_one_model(args)
     model, info = load_classifier(args.checkpoint, args.device, args.speeds)
+    if args.stream:
+        model.init_state()  # refuses a classifier that cannot stream, before any file is read
     names = info.class_names or [str(i) for i in range(model.num_classes)]
     hop = max(1, round(args.hop * info.sample_rate))
     paths, failed = expand_paths(args.inputs), []
     for path, audio in _read_each(paths, info.sample_rate, failed):
         gate = SpeechGate(info.sample_rate, margin_db=args.margin_db,
                           min_silence=args.min_silence)
-        for word in spot_keywords(model, audio.split(hop), info.sample_rate, names, gate,
-                                  args.device):
-            if args.json:
-                print(json.dumps({"path": str(path), "start": round(word.start, 4),
-                                  "end": round(word.end, 4), "label": word.label,
-                                  "probability": round(word.probability, 6)}), flush=True)
+        for event in spot_keywords(model, audio.split(hop), info.sample_rate, names, gate,
+                                   args.device, stream=args.stream):
+            if isinstance(event, Heard):
+                when = {"time": round(event.time, 4), "word_start": round(event.word_start, 4)}
+                text = f"{event.time:.2f}s"
             else:
-                print(f"{path}\t{word.start:.2f}s\t{word.end:.2f}s\t{word.label}\t"
-                      f"{word.probability:.4f}", flush=True)
+                when = {"start": round(event.start, 4), "end": round(event.end, 4)}
+                text = f"{event.start:.2f}s\t{event.end:.2f}s"
+            if args.json:
+                print(json.dumps({"path": str(path), **when, "label": event.label,
+                                  "probability": round(event.probability, 6)}), flush=True)
+            else:
+                print(f"{path}\t{text}\t{event.label}\t{event.probability:.4f}", flush=True)
     return _report_failures(paths, failed)
 
 

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from wavedil.nn.checks import check_positive_int
 
-__all__ = ["Segment", "SpeechGate", "Word", "spot_keywords"]
+__all__ = ["Heard", "Segment", "SpeechGate", "Word", "spot_keywords"]
 
 
 class Segment(NamedTuple):
@@ -62,6 +62,22 @@ class Word(NamedTuple):
     label: str
     probability: float
     probabilities: Tensor
+
+
+class Heard(NamedTuple):
+    """With ``stream=True``: a streaming classifier's verdict on the open word so far.
+
+    Attributes:
+        time: seconds of the stream heard.
+        word_start: where the open word began.
+        index, label, probability: the verdict on the word's audio up to ``time``.
+    """
+
+    time: float
+    word_start: float
+    index: int
+    label: str
+    probability: float
 
 
 def _check_seconds(name: str, value: float, minimum: float = 0.0) -> float:
@@ -169,23 +185,53 @@ def spot_keywords(
     class_names: Sequence[str],
     gate: SpeechGate | None = None,
     device: torch.device | str = "cpu",
-) -> Iterator[Word]:
+    stream: bool = False,
+) -> Iterator[Word | Heard]:
     """Find and label the words in a stream of ``(n,)`` audio chunks at ``sample_rate``.
 
     Each word is yielded as soon as it closes (see :class:`SpeechGate`); its audio is
     classified alone by ``model`` (``(1, T) -> (1, K)`` logits), as a clip would be.
-    The stream's audio is held only back to the open word's start.
+    With ``stream``, a causal :class:`~wavedil.models.WaveNetClassifier` also hears
+    each word as it arrives (its state started afresh at the word's start) and a
+    :class:`Heard` verdict follows every chunk while a word is open. The stream's
+    audio is held only back to the open word's start.
+
+    Raises:
+        ValueError: ``stream`` with a classifier that cannot stream (see
+            :meth:`~wavedil.models.WaveNetClassifier.init_state`).
     """
     model.eval()
     gate = gate or SpeechGate(sample_rate)
     kept, kept_from = torch.zeros(0), 0  # audio from sample kept_from on
+    if stream:
+        model.init_state(1, device)  # refuses a classifier that cannot stream, up front
+    state, word, fed = None, -1, 0  # the open word's streaming state, start, samples fed
+
+    def verdict(logits: Tensor) -> tuple[int, str, float, Tensor]:
+        probs = logits.softmax(-1)[0].cpu()  # (K,)
+        k = int(probs.argmax())
+        return k, class_names[k], float(probs[k]), probs
 
     def label(segment: Segment) -> Word:
         clip = kept[segment.start - kept_from:segment.end - kept_from]
-        probs = model(clip[None].to(device)).softmax(-1)[0].cpu()  # (K,)
-        k = int(probs.argmax())
-        return Word(segment.start / sample_rate, segment.end / sample_rate, k, class_names[k],
-                    float(probs[k]), probs)
+        k, name, p, probs = verdict(model(clip[None].to(device)))
+        return Word(segment.start / sample_rate, segment.end / sample_rate, k, name, p, probs)
+
+    def hear() -> Heard | None:  # feed the open word's new audio to its streaming state
+        nonlocal state, word, fed
+        start = gate.open_since
+        if start is None:
+            return None
+        if start != word:  # a new word: its state starts afresh
+            state, word, fed = model.init_state(1, device), start, start
+        upto = kept_from + kept.shape[0]
+        if upto <= fed:
+            return None
+        logits, state = model.step(kept[None, fed - kept_from:upto - kept_from].to(device),
+                                   state)
+        fed = upto
+        k, name, p, _ = verdict(logits)
+        return Heard(upto / sample_rate, start / sample_rate, k, name, p)
 
     def forget() -> None:  # drop audio no segment can still reach back to
         nonlocal kept, kept_from
@@ -198,6 +244,8 @@ def spot_keywords(
         kept = torch.cat([kept, chunk.detach().float().cpu().reshape(-1)])
         for segment in gate.push(chunk):
             yield label(segment)
+        if stream and (heard := hear()) is not None:
+            yield heard
         forget()
     for segment in gate.flush():
         yield label(segment)
