@@ -11,9 +11,10 @@ Prints JSON lines:
 * ``{"summary": ...}``: the means, the classifier's accuracy on the originals and on
   each resynthesis (``relative_accuracy`` = resynthesis / originals) and each
   method's real-time factor in that run (the vocoder batched at ``--batch``);
-* ``{"speed": ...}``: the vocoder's real-time factor at batch 1 and batched, timed
-  side by side on the same ``--speed-files`` files, alternating over ``--repeats``
-  rounds (median; the machine drifts, so the ratio is the reliable figure).
+* ``{"speed": ...}``: the vocoder's real-time factor at batch 1 and batched, and at
+  batch 1 with ``method="compiled"``, timed side by side on the same
+  ``--speed-files`` files, alternating over ``--repeats`` rounds (median; the machine
+  drifts, so the ratios are the reliable figures). ``--speed-only``: this line alone.
 
 The scoring is :func:`wavedil.inference.vocoder.evaluate_vocoder`, as
 ``wavedil-evaluate-vocoder`` runs it.
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-files", action="store_true", help="summary and speed only")
+    parser.add_argument("--speed-only", action="store_true", help="the speed line only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -72,33 +74,41 @@ def main() -> None:
                          names.index(label) if label in names else None)
              for p, label in chosen]
 
-    result = evaluate_vocoder(model, settings, rate, clips, classifier, batch_size=args.batch,
-                              temperature=args.temperature, seed=args.seed,
-                              progress=sys.stderr.isatty())
-    if not args.no_files:
-        for row in result["files"]:
-            print(json.dumps(row), flush=True)
-    print(json.dumps({"summary": {"checkpoint": str(args.checkpoint), "speakers": args.speaker,
-                                  "threads": args.threads, **result["summary"]}}), flush=True)
+    if not args.speed_only:
+        result = evaluate_vocoder(model, settings, rate, clips, classifier,
+                                  batch_size=args.batch, temperature=args.temperature,
+                                  seed=args.seed, progress=sys.stderr.isatty())
+        if not args.no_files:
+            for row in result["files"]:
+                print(json.dumps(row), flush=True)
+        print(json.dumps({"summary": {"checkpoint": str(args.checkpoint),
+                                      "speakers": args.speaker, "threads": args.threads,
+                                      **result["summary"]}}), flush=True)
 
     few = clips[:: max(1, len(clips) // args.speed_files)][: args.speed_files]
     frames = [mel_frames(c.audio, rate, settings) for c in few]
     lengths = [len(c.audio) for c in few]
     seconds = sum(lengths) / rate
-    def real_time_factor(batch: int) -> float:
+    def real_time_factor(batch: int, method: str = "fast") -> float:
         run = resynthesize(model, frames, lengths, batch, temperature=args.temperature,
-                           seed=args.seed)
+                           seed=args.seed, method=method)
         return seconds / run.seconds
 
-    rtf = interleaved({str(b): lambda b=b: real_time_factor(b) for b in (1, args.batch)},
-                      args.repeats)
+    cases = {"1": lambda: real_time_factor(1), str(args.batch): lambda: real_time_factor(
+        args.batch), "1/compiled": lambda: real_time_factor(1, "compiled")}
+    rtf = interleaved(cases, args.repeats)
     median = medians(rtf)
+
+    def ratio(a: str, b: str) -> float:
+        return round(statistics.median(y / x for x, y in zip(rtf[a], rtf[b], strict=True)), 2)
+
     print(json.dumps({"speed": {
         "files": len(few), "audio_seconds": round(seconds, 3), "threads": args.threads,
         "real_time_factor_batch1": round(median["1"], 3),
         f"real_time_factor_batch{args.batch}": round(median[str(args.batch)], 3),
-        "batched_speedup": round(statistics.median(
-            b / a for a, b in zip(rtf["1"], rtf[str(args.batch)], strict=True)), 2),
+        "real_time_factor_batch1_compiled": round(median["1/compiled"], 3),
+        "batched_speedup": ratio("1", str(args.batch)),
+        "compiled_speedup_batch1": ratio("1", "1/compiled"),
         "spread_pct": {b: spread_pct(v) for b, v in rtf.items()},
     }}), flush=True)
 

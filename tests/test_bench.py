@@ -174,3 +174,28 @@ def test_keyword_spotting_bench_finds_every_word_and_draws_them(fsdd_root, tmp_p
     assert row["missed"] == row["split"] == row["merged"] == row["false_alarms"] == 0
     assert 0 <= row["accuracy_spotted"] <= 1 and 0 <= row["accuracy_clips"] <= 1
     assert (tmp_path / "spot.png").stat().st_size > 10_000
+
+
+def test_vocoder_bench_times_batch_1_batched_and_compiled(fsdd_root, tmp_path):
+    import torch
+
+    from tests.conftest import save_checkpoint
+    from tests.inference.test_vocoder import HOP, MEL
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import WaveNet
+
+    torch.manual_seed(0)  # untrained: speed does not depend on training
+    model = WaveNet(8, 8, 8, dilations=[1, 2, 4, 8], local_channels=MEL["n_mels"],
+                    local_hop_length=HOP)
+    ckpt = save_checkpoint(model, DataInfo(8000, local_features=MEL), tmp_path / "v.ckpt")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "vocoder_quality.py"), "--checkpoint", str(ckpt),
+         "--data-root", str(fsdd_root), "--speaker", "nicolas", "--limit", "4", "--speed-only",
+         "--speed-files", "2", "--batch", "2", "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    (line,) = out.splitlines()
+    speed = json.loads(line)["speed"]
+    assert speed["files"] == 2
+    for key in ("real_time_factor_batch1", "real_time_factor_batch2",
+                "real_time_factor_batch1_compiled", "compiled_speedup_batch1"):
+        assert speed[key] > 0

@@ -160,7 +160,7 @@ def resynthesize(
         temperature: sampling temperature (see :func:`~wavedil.inference.generate`).
         seed: batch ``j`` (in length order) samples with ``seed + j``: the same inputs,
             batch size and seed give the same audio.
-        method: the stepper (``"fast"``, ``"cached"`` or ``"naive"``).
+        method: a method of :func:`~wavedil.inference.generate` (``"fast"``, ``"compiled"``, ...).
         on_progress: called with the samples generated so far, padding included.
 
     Returns:
