@@ -101,16 +101,55 @@ def test_a_generators_exported_step_makes_the_samples_generate_makes(tmp_path, c
     assert "--format export" in capsys.readouterr().err
 
 
-def test_what_cannot_be_exported_is_refused_by_name(tmp_path, capsys):
-    vocoder = WaveNet(4, 4, 4, dilations=[1, 2], local_channels=8, local_hop_length=32)
-    ckpt = save_checkpoint(vocoder, DataInfo(8000, local_features={"n_mels": 8,
-                                                                   "hop_length": 32,
-                                                                   "n_fft": 128}),
-                           tmp_path / "v.ckpt")
+@pytest.mark.parametrize("upsample", ["repeat", "linear"])
+def test_a_vocoders_exported_upsampler_and_step_make_the_samples_generate_makes(
+        upsample, tmp_path, capsys):
+    from wavedil.inference import generate
+
+    torch.manual_seed(0)
+    mel = {"n_mels": 8, "hop_length": 32, "n_fft": 128}
+    vocoder = WaveNet(8, 8, 8, dilations=[1, 2, 4], local_channels=8, local_hop_length=32,
+                      local_upsample=upsample)
+    ckpt = save_checkpoint(vocoder, DataInfo(8000, local_features=mel), tmp_path / "v.ckpt")
+    out = tmp_path / "voc.pt2"
+    assert export(["--checkpoint", str(ckpt), "--format", "export", "--out", str(out)]) == 0
+    assert "upsampler voc.upsample.pt2" in capsys.readouterr().out
+    meta = json.loads(out.with_name("voc.pt2.json").read_text())
+    assert meta["upsampler"] == "voc.upsample.pt2" and meta["local_features"] == mel
+    step = torch.export.load(str(out)).module()
+    upsample_program = torch.export.load(str(tmp_path / meta["upsampler"])).module()
+    model = load_model(ckpt).model
+    frames = torch.randn(3, 8, 5, generator=torch.Generator().manual_seed(1))  # batch 3
+    expected = generate(model, 150, seed=4, local_cond=frames).values
+    local = upsample_program(frames)  # (3, 8, 160)
+    x = model.output.silence_values(3, "cpu")
+    windows = [torch.zeros(3, *shape) for shape in meta["windows"]]
+    generator, drawn = torch.Generator().manual_seed(4), []
+    with torch.no_grad():
+        for t in range(150):
+            params, windows = step(x, windows, None, local[..., t])
+            x = model.output.sample(params, 1.0, generator)
+            drawn.append(x)
+    assert torch.equal(torch.stack(drawn, 1), expected)
+    # the upsampler's file is checked before any work, as the step's is
+    (tmp_path / "again.upsample.pt2").write_bytes(b"mine")
     assert export(["--checkpoint", str(ckpt), "--format", "export",
-                   "--out", str(tmp_path / "v.pt2")]) == 2
-    assert "local conditioning" in capsys.readouterr().err
-    assert not (tmp_path / "v.pt2").exists()
+                   "--out", str(tmp_path / "again.pt2")]) == 2
+    assert "already exist" in capsys.readouterr().err
+    assert (tmp_path / "again.upsample.pt2").read_bytes() == b"mine"
+    assert not (tmp_path / "again.pt2").exists()
+
+
+def test_what_cannot_be_exported_is_refused_by_name(tmp_path, capsys):
+    from wavedil.nn import ContextModule
+
+    model = WaveNet(4, 4, 4, dilations=[1, 2], context=ContextModule(4, causal=True,
+                                                                     dilations=(1,)))
+    ckpt = save_checkpoint(model, DataInfo(8000), tmp_path / "c.ckpt")
+    assert export(["--checkpoint", str(ckpt), "--format", "export",
+                   "--out", str(tmp_path / "c.pt2")]) == 2
+    assert "context module" in capsys.readouterr().err
+    assert not (tmp_path / "c.pt2").exists()
 
 
 def test_onnx_without_its_extra_says_what_to_install(checkpoint, tmp_path, capsys, monkeypatch):

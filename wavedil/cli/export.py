@@ -27,7 +27,9 @@ history as explicit tensors (:class:`wavedil.inference.export.StepProgram`):
 ``params, windows = program(x, windows[, global_vector])``, ``x`` the previous
 values ``(B,)``, ``windows`` zeros of the shapes listed in ``<out>.json`` before the
 first step; draw each next value from ``params`` with the output distribution
-named there. Local conditioning and context modules are not exported yet.
+named there. A vocoder (local conditioning) also gets ``<out stem>.upsample.pt2``:
+mel frames ``(B, F, N)`` -> ``(B, L, N * hop)``, whose column ``t`` is step ``t``'s
+``local`` input. Context modules are not exported yet.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def _export(args: argparse.Namespace) -> None:
     loaded = load_model(args.checkpoint)
     rate = loaded.info.sample_rate
     if loaded.kind == "generator":
-        _export_generator(args, loaded.model, rate, meta)
+        _export_generator(args, loaded, meta)
         return
     worst = export_classifier(loaded.model, rate, args.format, args.out)
     names = loaded.info.class_names or [str(i) for i in range(loaded.model.num_classes)]
@@ -88,21 +90,34 @@ def _export(args: argparse.Namespace) -> None:
           f"{', '.join(names)}; largest difference from the checkpoint's model {worst:.1e})")
 
 
-def _export_generator(args: argparse.Namespace, model: nn.Module, rate: int, meta: Path
-                      ) -> None:
-    from wavedil.inference.export import StepProgram, export_step
+def upsampler_path(out: Path) -> Path:
+    """Where a vocoder's upsampler program goes, beside its step: ``step.upsample.pt2``."""
+    return out.with_name(f"{out.stem}.upsample{out.suffix}")
+
+
+def _export_generator(args: argparse.Namespace, loaded: Any, meta: Path) -> None:
+    from wavedil.inference.export import StepProgram, export_step, export_upsampler
     from wavedil.spec import to_spec
 
+    model, info = loaded.model, loaded.info
     if args.format != "export":
         raise UsageError("A generator is exported as its step function with --format export.")
-    program = export_step(model)  # ValueError for what it does not support
-    torch.export.save(program, str(args.out))
-    windows = [list(w.shape[1:]) for w in StepProgram(model).init_windows(1)]
+    program = StepProgram(model)  # ValueError for what it does not support
+    extra = {}
+    if model.local_upsampler is not None:  # a vocoder: its upsampler as a second program
+        upsampler = upsampler_path(args.out)
+        check_outputs(args.out.parent, [upsampler], args.overwrite, protected=[args.checkpoint])
+        torch.export.save(export_upsampler(model), str(upsampler))
+        extra = {"upsampler": upsampler.name, "hop_length": model.local_upsampler.hop_length,
+                 "local_features": info.local_features}
+    torch.export.save(export_step(model), str(args.out))
+    windows = [list(w.shape[1:]) for w in program.init_windows(1)]
     meta.write_text(json.dumps({"format": "export", "kind": "generator-step",
-                                "sample_rate": rate, "output": to_spec(model.output),
+                                "sample_rate": info.sample_rate, "output": to_spec(model.output),
                                 "windows": windows, "global_channels": model.global_channels,
-                                "checkpoint": str(args.checkpoint)}, indent=1) + "\n")
-    print(f"wrote {args.out} (the generator's step: {len(windows)} history windows; see "
+                                **extra, "checkpoint": str(args.checkpoint)}, indent=1) + "\n")
+    also = f" and its upsampler {extra['upsampler']}" if extra else ""
+    print(f"wrote {args.out} (the generator's step: {len(windows)} history windows{also}; see "
           f"{meta.name})")
 
 

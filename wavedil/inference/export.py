@@ -5,7 +5,9 @@ export (``torch.export``) and for runtimes that know nothing of wavedil's caches
 convolution keeps its last ``(k - 1) * d`` inputs as a plain ``(B, C, span)``
 window passed in and returned (shifted by one each step) instead of a ring buffer
 object. A loop over it, drawing each value with the output distribution, makes
-the same samples for a seed as :func:`wavedil.inference.generate` (tested).
+the same samples for a seed as :func:`wavedil.inference.generate` (tested). A
+vocoder's mel frames are upsampled once per clip by :class:`UpsampleProgram` (a
+second program) and each step takes its column.
 
 Shape legend: B batch, C channels, span ``(k - 1) * dilation``.
 """
@@ -20,7 +22,7 @@ from wavedil.models import WaveNet
 from wavedil.models.inputs import EmbeddingInput
 from wavedil.nn.conv import DilatedConv1d
 
-__all__ = ["StepProgram", "export_step", "window_step"]
+__all__ = ["StepProgram", "UpsampleProgram", "export_step", "export_upsampler", "window_step"]
 
 
 def window_step(conv: DilatedConv1d, x: Tensor, window: Tensor) -> tuple[Tensor, Tensor]:
@@ -39,22 +41,24 @@ def window_step(conv: DilatedConv1d, x: Tensor, window: Tensor) -> tuple[Tensor,
 class StepProgram(nn.Module):
     """``WaveNet.step`` as a pure function of tensors.
 
-    Supports unconditioned and globally conditioned generators with direct dilated
-    convolutions and any input encoding; not (yet) local conditioning, a context
-    module, or separable / space-to-batch convolutions.
+    Supports generators with direct dilated convolutions, any input encoding, global
+    and local conditioning; not (yet) a context module or separable / space-to-batch
+    convolutions.
 
     Args:
         model: the generator (used in eval mode).
 
     Shape:
-        ``forward(x (B,), windows, global_vector (B, E)?) -> (params (B, C), windows)``
+        ``forward(x (B,), windows, global_vector (B, E)?, local (B, L)?) ->
+        (params (B, C), windows)``; ``local`` is the step's column of
+        :class:`UpsampleProgram`'s output.
     """
 
     def __init__(self, model: WaveNet) -> None:
         super().__init__()
-        if model.local_upsampler is not None or model.context is not None:
-            raise ValueError("Exporting the step of a generator with local conditioning or a "
-                             "context module is not supported yet.")
+        if model.context is not None:
+            raise ValueError("Exporting the step of a generator with a context module is not "
+                             "supported yet.")
         for block in model.stack.blocks:
             conv = block.conv
             if not (isinstance(conv, DilatedConv1d) and conv.causal and conv.impl == "direct"):
@@ -73,8 +77,8 @@ class StepProgram(nn.Module):
         return [torch.zeros(batch, conv.in_channels, conv.pad_left, dtype=weight.dtype,
                             device=weight.device) for conv in self._convs()]
 
-    def forward(self, x: Tensor, windows: list[Tensor], global_vector: Tensor | None = None
-                ) -> tuple[Tensor, list[Tensor]]:
+    def forward(self, x: Tensor, windows: list[Tensor], global_vector: Tensor | None = None,
+                local: Tensor | None = None) -> tuple[Tensor, list[Tensor]]:
         model = self.model
         values = x.unsqueeze(-1)  # (B, 1)
         new: list[Tensor] = []
@@ -86,28 +90,61 @@ class StepProgram(nn.Module):
             h, window = window_step(layer, layer.encode(values), windows.pop(0))
             new.append(window)
         skip: Tensor | float = 0.0
+        column = None if local is None else local.unsqueeze(-1)  # (B, L, 1)
         for block, window in zip(model.stack.blocks, windows, strict=True):
             conv_out, window = window_step(block.conv, h, window)
-            out = block._gated(h, conv_out, None, global_vector)
+            out = block._gated(h, conv_out, column, global_vector)
             h, skip = out.residual, skip + out.skip
             new.append(window)
         assert isinstance(skip, Tensor)
         return model._head(skip)[..., 0], new  # (B, C)
 
 
+class UpsampleProgram(nn.Module):
+    """A vocoder's conditioning upsampler: frames ``(B, F, N)`` -> ``(B, L, N * hop)``,
+    one column per sample (:meth:`WaveNet.upsample_local` without the trim)."""
+
+    def __init__(self, model: WaveNet) -> None:
+        super().__init__()
+        if model.local_upsampler is None:
+            raise ValueError("This generator has no local conditioning to upsample.")
+        self.upsampler = model.local_upsampler.eval()
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.upsampler(frames)
+
+
 def export_step(model: WaveNet, batch: int = 2) -> torch.export.ExportedProgram:
     """:class:`StepProgram` of ``model`` as a ``torch.export`` program whose batch
     size is dynamic (traced at ``batch`` >= 2: export fixes sizes of 1); inputs
-    ``(x, windows[, global_vector])`` as :class:`StepProgram`.
+    ``(x, windows[, global_vector][, local])`` as :class:`StepProgram` (``None`` for
+    the global vector of a vocoder without one).
     """
     program = StepProgram(model)
-    x = model.output.silence_values(batch, model.head_out.weight.device)
-    windows = program.init_windows(batch)
+    weight = model.head_out.weight
     auto = torch.export.Dim.AUTO
-    args: tuple = (x, windows)
-    shapes: tuple = ({0: auto}, [{0: auto} for _ in windows])
+    windows = program.init_windows(batch)
+    vector = local = None  # an input the model does not take stays None
     if model.global_embedding is not None or model.global_channels is not None:
-        vector = torch.zeros(batch, model.global_channels, dtype=model.head_out.weight.dtype)
-        args, shapes = (*args, vector), (*shapes, {0: auto})
+        vector = torch.zeros(batch, model.global_channels, dtype=weight.dtype)
+    if model.local_upsampler is not None:
+        local = torch.zeros(batch, model.local_upsampler.sample_conv.out_channels,
+                            dtype=weight.dtype)
+    args: tuple = (model.output.silence_values(batch, weight.device), windows, vector, local)
+    while args[-1] is None:  # trailing inputs the model does not take are left out
+        args = args[:-1]
+    shapes = ({0: auto}, [{0: auto} for _ in windows], *(
+        None if a is None else {0: auto} for a in args[2:]))
     with torch.no_grad():
         return torch.export.export(program, args, dynamic_shapes=shapes)
+
+
+def export_upsampler(model: WaveNet, batch: int = 2, frames: int = 8
+                     ) -> torch.export.ExportedProgram:
+    """:class:`UpsampleProgram` of ``model`` with dynamic batch and frame count."""
+    program = UpsampleProgram(model)
+    weight = model.head_out.weight
+    example = torch.zeros(batch, model.local_channels, frames, dtype=weight.dtype)
+    auto = torch.export.Dim.AUTO
+    with torch.no_grad():
+        return torch.export.export(program, (example,), dynamic_shapes=({0: auto, 2: auto},))
