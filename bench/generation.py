@@ -16,6 +16,10 @@ path's arithmetic and the draw in one numba-compiled loop, timed by its own
 ``run`` over the same number of steps; it always draws, so it is only compared with
 sampling steppers) and the row's ``ratio_compiled_vs_fast``.
 
+On a CUDA device (``--device cuda``) the ``graph`` method (the fast step replayed
+as a CUDA graph, wavedil.inference.graph) joins the steppers, with
+``ratio_graph_vs_fast``; the mixture output is not taken by it (embedding input only).
+
 ``--outputs`` builds each config with the 256-way mu-law softmax (``mulaw``, the
 default) and/or a 10-component logistic mixture (``logistic_mixture``: 30 output
 channels, amplitudes fed back through a causal conv). A step is the network alone;
@@ -50,6 +54,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from wavedil.distributions import DiscretizedLogisticMixture
 from wavedil.inference import CompiledSampler, NaiveStepper, make_stepper
+from wavedil.inference.graph import CudaGraphStepper
 from wavedil.models import WaveNet, wavenet_medium, wavenet_small
 
 CONFIGS = {"SMALL": wavenet_small, "MEDIUM": wavenet_medium}
@@ -62,7 +67,9 @@ STEPPERS = ("fast", "cached", "naive")
 STEPS = {"fast": 300, "cached": 60, "naive": 6, "compiled": 1000}
 
 
-def methods(sample: bool) -> tuple[str, ...]:
+def methods(sample: bool, device: str = "cpu") -> tuple[str, ...]:
+    if device.startswith("cuda"):  # the compiled loop is for the CPU; graphs for CUDA
+        return (*STEPPERS, "graph")
     return (*STEPPERS, "compiled") if sample else STEPPERS
 
 
@@ -70,6 +77,8 @@ def make(method: str, model: WaveNet, batch: int, device: str):
     """A stepper in its steady state, or for ``compiled`` a CompiledSampler."""
     if method == "compiled":
         return CompiledSampler(model, batch)
+    if method == "graph":
+        return CudaGraphStepper(model, batch)
     return steady(make_stepper(method, model, batch), model, batch, device)
 
 
@@ -103,7 +112,8 @@ def measure_speed(config: str, batch: int, device: str, repeats: int, scale: flo
     """One row per output; every (output, method) pair is timed in every round, so
     the outputs are compared side by side as the methods are."""
     models = {o: build(config, device, o) for o in outputs}
-    pairs = list(itertools.product(outputs, methods(sample)))
+    pairs = [(o, m) for o, m in itertools.product(outputs, methods(sample, device))
+             if not (m == "graph" and o != "mulaw")]  # graphs take an embedding input
     steppers = {(o, m): make(m, models[o], batch, device) for o, m in pairs}
     for (o, m), stepper in steppers.items():  # warm-up (allocations, caches, lazy init)
         time_steps(stepper, models[o], batch, max(2, STEPS[m] // 10), device, sample)
@@ -115,7 +125,7 @@ def measure_speed(config: str, batch: int, device: str, repeats: int, scale: flo
                                              sample))
     rows = []
     for o in outputs:
-        times = {m: per_step[o, m] for m in methods(sample)}
+        times = {m: per_step[o, m] for m in methods(sample, device) if (o, m) in per_step}
         median = {m: statistics.median(v) for m, v in times.items()}
         rows.append({
             "config": config,
@@ -129,9 +139,9 @@ def measure_speed(config: str, batch: int, device: str, repeats: int, scale: flo
             "samples_per_s": {m: round(batch / median[m], 1) for m in times},
             "ratio_fast_vs_naive": round(median["naive"] / median["fast"], 1),
             "ratio_cached_vs_naive": round(median["naive"] / median["cached"], 1),
-            **({"ratio_compiled_vs_fast": round(statistics.median(
-                f / c for f, c in zip(times["fast"], times["compiled"], strict=True)), 2)}
-               if sample else {}),
+            **{f"ratio_{m}_vs_fast": round(statistics.median(
+                f / c for f, c in zip(times["fast"], times[m], strict=True)), 2)
+               for m in ("compiled", "graph") if m in times},
             "ms_per_step": {m: round(1000 * median[m], 3) for m in times},
             "spread_pct": {m: spread_pct(v) for m, v in times.items()},
             "repeats": repeats,
@@ -209,7 +219,7 @@ def main() -> None:
                 if not args.no_memory:
                     model = build(config, args.device, row["output"])
                     memory = {m: measure_memory(model, batch, args.device, m)
-                              for m in methods(args.sample)}
+                              for m in row["samples_per_s"]}
                     row["peak_mem_mb"] = {m: v["peak"] for m, v in memory.items()}
                     row["held_mem_mb"] = {m: v["held"] for m, v in memory.items()}
                 print(json.dumps(row), flush=True)

@@ -290,12 +290,28 @@ class FastStepper:
                                                                self.input_cache)
             self._first_input.copy_(h0[..., 0])
 
-        # all layers' past taps in one gather and one batched matmul
+        read, write = self.ring_rows(t)
+        self.network(read, write, self._step_bias(t))
+        self.t = t + 1
+        skip = self.skip()
+        if self.context_cache is not None:  # an extra causal block on the skips
+            y, self.context_cache = self.model.context.step(skip.unsqueeze(-1),
+                                                            self.context_cache)
+            skip = F.relu(y[..., 0])
+        return self.head(skip)  # (B, C)
+
+    # -- the step's parts, on fixed buffers (a CUDA graph captures them) ----------------
+
+    def ring_rows(self, t: int) -> tuple[Tensor, Tensor]:
+        """History slots read (``(N (k-1),)``) and written (``(N,)``) at step ``t``."""
         if self._period <= _MAX_TABLE_PERIOD:
-            read, write = self._read_rows[t % self._period], self._write_rows[t % self._period]
-        else:
-            read, write = self._read_index(t), self._write_index(t)
-        bias = self._step_bias(t)
+            return self._read_rows[t % self._period], self._write_rows[t % self._period]
+        return self._read_index(t), self._write_index(t)
+
+    def network(self, read: Tensor, write: Tensor, bias: Tensor) -> None:
+        """Every layer, from the input in ``carried[0]`` to the skip sum in
+        ``carried[N]``, and every layer's input into its ring."""
+        # all layers' past taps in one gather and one batched matmul
         if self.kernel_size == 1:
             self.past.copy_(bias)
         elif self.kernel_size == 2:
@@ -315,12 +331,12 @@ class FastStepper:
 
         # every layer's input goes into its ring
         self.history.index_copy_(0, write, self._layer_inputs)
-        self.t = t + 1
 
-        skip = F.relu(self.skip_slice + self.skip_bias)  # (B, S)
-        if self.context_cache is not None:  # an extra causal block on the skips
-            y, self.context_cache = self.model.context.step(skip.unsqueeze(-1),
-                                                            self.context_cache)
-            skip = F.relu(y[..., 0])
+    def skip(self) -> Tensor:
+        """The rectified skip sum ``(B, S)``."""
+        return F.relu(self.skip_slice + self.skip_bias)
+
+    def head(self, skip: Tensor) -> Tensor:
+        """The output head: ``(B, S) -> (B, C)``."""
         hidden = F.relu(torch.addmm(self.head_b1, skip, self.head_w1))
         return torch.addmm(self.head_b2, hidden, self.head_w2)  # (B, C)

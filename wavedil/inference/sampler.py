@@ -6,7 +6,9 @@ parameters, F conditioning features per frame, L upsampled local channels.
 Three steppers compute the same numbers, the distribution parameters at the
 next step, and differ only in cost per sample (a fourth method, ``"compiled"``
 (:mod:`wavedil.inference.compiled`), runs the fast stepper's arithmetic and the
-draws in one numba-compiled loop: 2x the fast path at batch 1 on a small model):
+draws in one numba-compiled loop: 2x the fast path at batch 1 on a small model; a
+fifth, ``"graph"`` (:mod:`wavedil.inference.graph`), replays the fast step as a CUDA
+graph on a GPU):
 
 * ``"fast"`` (:class:`~wavedil.inference.fast.FastStepper`): cached queues with
   fused weights; O(layers) per sample, few large ops.
@@ -37,6 +39,7 @@ from tqdm.auto import tqdm
 
 from wavedil.inference.compiled import CompiledSampler, compiled_sampler_or_reason
 from wavedil.inference.fast import FastStepper
+from wavedil.inference.graph import graph_stepper_or_reason
 from wavedil.models.generator import WaveNet
 from wavedil.nn.checks import check_choice, check_positive_int
 
@@ -44,7 +47,7 @@ __all__ = ["METHODS", "STEPPERS", "CachedStepper", "Generation", "NaiveStepper",
            "make_stepper"]
 
 STEPPERS = ("fast", "cached", "naive")
-METHODS = (*STEPPERS, "compiled")
+METHODS = (*STEPPERS, "compiled", "graph")
 
 Stepper = Callable[[Tensor], Tensor]
 
@@ -153,9 +156,10 @@ def generate(
         model: the generator (put in eval mode here).
         num_samples: samples to generate per stream.
         batch_size: independent streams (default: from the conditioning or prime, else 1).
-        method: ``"fast"``, ``"cached"``, ``"naive"`` or ``"compiled"`` (same numbers,
-            different cost; ``"compiled"`` falls back to ``"fast"`` with a warning where
-            it cannot run, see :mod:`wavedil.inference.compiled`).
+        method: ``"fast"``, ``"cached"``, ``"naive"``, ``"compiled"`` (CPU) or
+            ``"graph"`` (CUDA): the same numbers at different cost. ``"compiled"`` and
+            ``"graph"`` fall back to ``"fast"`` with a warning where they cannot run
+            (see :mod:`wavedil.inference.compiled`, :mod:`wavedil.inference.graph`).
         temperature: divides the logits (a mixture: its weights' logits, and multiplies
             its scales); 0 takes the most likely value (a mixture: the mean of its
             likeliest component) every step.
@@ -189,15 +193,21 @@ def generate(
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
     x = dist.silence_values(batch, device)
-    if method == "compiled":
-        compiled = compiled_sampler_or_reason(model, batch, gvec, local)
-        if not isinstance(compiled, str):
-            return _generate_compiled(compiled, x, num_samples, primed, temperature, generator,
+    stepper: Stepper | None = None
+    special = {"compiled": compiled_sampler_or_reason, "graph": graph_stepper_or_reason}
+    if method in special:
+        built = special[method](model, batch, gvec, local)
+        if isinstance(built, CompiledSampler):
+            return _generate_compiled(built, x, num_samples, primed, temperature, generator,
                                       progress, on_progress)
-        warnings.warn(f"method='compiled' is not available: {compiled}; using method='fast'.",
-                      stacklevel=3)
-        method = "fast"
-    stepper = make_stepper(method, model, batch, gvec, local)
+        if isinstance(built, str):
+            warnings.warn(f"method={method!r} is not available: {built}; using method='fast'.",
+                          stacklevel=3)
+            method = "fast"
+        else:
+            stepper = built
+    if stepper is None:
+        stepper = make_stepper(method, model, batch, gvec, local)
 
     values = torch.empty(batch, num_samples, dtype=x.dtype, device=device)
     bar = tqdm(total=total * batch, unit="sample", unit_scale=True, disable=not progress,
