@@ -394,6 +394,10 @@ def test_spot_finds_each_digit_of_a_recording_read_in_a_row(trained, fsdd_root, 
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == len(spans) and out.split("\t")[1].endswith("s")
     assert "broken.wav" in err
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(8000, dtype="float32"))
+    assert classify(["--checkpoint", str(trained), str(silent), "--spot"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "silent.wav: no words found" in err and "--margin-db" in err
     assert classify(["--checkpoint", str(trained), str(wav), "--spot", "--stream"]) == 2
     assert "Streaming needs the waveform front end" in capsys.readouterr().err  # MFCC
 

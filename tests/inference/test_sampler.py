@@ -151,6 +151,9 @@ def test_errors_name_the_problem():
         generate(net, 10, method="turbo", local_cond=torch.randn(1, 6, 4))
     with pytest.raises(ValueError, match="num_samples"):
         generate(net, 0, local_cond=torch.randn(1, 6, 4))
+    for method in ("fast", "compiled"):  # checked before any method runs
+        with pytest.raises(ValueError, match=r"temperature >= 0, but found -0.5"):
+            generate(net, 10, method=method, temperature=-0.5, local_cond=torch.randn(1, 6, 4))
     stepper = FastStepper(net, 1, local=net.upsample_local(torch.randn(1, 6, 1), 8))
     for _ in range(8):
         stepper(torch.tensor([128]))

@@ -156,8 +156,10 @@ def _spot(args: argparse.Namespace) -> int:
     for path, audio in _read_each(paths, info.sample_rate, failed):
         gate = SpeechGate(info.sample_rate, margin_db=args.margin_db,
                           min_silence=args.min_silence)
+        words = 0
         for event in spot_keywords(model, audio.split(hop), info.sample_rate, names, gate,
                                    args.device, stream=args.stream):
+            words += not isinstance(event, Heard)
             if isinstance(event, Heard):
                 when = {"time": round(event.time, 4), "word_start": round(event.word_start, 4)}
                 text = f"{event.time:.2f}s"
@@ -169,6 +171,10 @@ def _spot(args: argparse.Namespace) -> int:
                                   "probability": round(event.probability, 6)}), flush=True)
             else:
                 print(f"{path}\t{text}\t{event.label}\t{event.probability:.4f}", flush=True)
+        if not words:
+            print(f"{path}: no words found: nothing rose {args.margin_db:g} dB above the "
+                  f"background for 0.1 s (a lower --margin-db hears quieter words)",
+                  file=sys.stderr)
     return _report_failures(paths, failed)
 
 

@@ -28,6 +28,7 @@ float64 they agree exactly.)
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -179,6 +180,8 @@ def generate(
     """
     check_positive_int("num_samples", num_samples)
     check_choice("method", method, METHODS)
+    if not (isinstance(temperature, (int, float)) and 0 <= temperature < math.inf):
+        raise ValueError(f"Expected a temperature >= 0, but found {temperature!r}.")
     model.eval()
     batch = _batch_size(batch_size, global_cond, local_cond, prime)
     device = next(model.parameters()).device

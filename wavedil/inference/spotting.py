@@ -80,9 +80,10 @@ class Heard(NamedTuple):
     probability: float
 
 
-def _check_seconds(name: str, value: float, minimum: float = 0.0) -> float:
+def _check_at_least(name: str, value: float, minimum: float = 0.0, unit: str = "seconds"
+                    ) -> float:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= minimum):
-        raise ValueError(f"Expected {name} >= {minimum} seconds, but found {value!r}.")
+        raise ValueError(f"Expected {name} >= {minimum} {unit}, but found {value!r}.")
     return float(value)
 
 
@@ -113,16 +114,16 @@ class SpeechGate:
                  max_length: float = 4.0, floor_rise_db: float = 3.0,
                  frame: float = 0.01) -> None:
         self.sample_rate = check_positive_int("sample_rate", sample_rate)
-        self.margin_db = _check_seconds("margin_db", margin_db)  # dB, checked alike
-        self.frame = max(1, round(_check_seconds("frame", frame) * sample_rate))
+        self.margin_db = _check_at_least("margin_db", margin_db, unit="dB")
+        self.frame = max(1, round(_check_at_least("frame", frame) * sample_rate))
         per_frame = self.frame / sample_rate
-        self.min_silence = math.ceil(_check_seconds("min_silence", min_silence) / per_frame)
-        self.pre_roll = round(_check_seconds("pre_roll", pre_roll) * sample_rate)
-        self.post_roll = round(_check_seconds("post_roll", post_roll) * sample_rate)
-        self.min_speech = round(_check_seconds("min_speech", min_speech) * sample_rate)
-        self.max_length = round(_check_seconds("max_length", max_length, minimum=per_frame)
+        self.min_silence = math.ceil(_check_at_least("min_silence", min_silence) / per_frame)
+        self.pre_roll = round(_check_at_least("pre_roll", pre_roll) * sample_rate)
+        self.post_roll = round(_check_at_least("post_roll", post_roll) * sample_rate)
+        self.min_speech = round(_check_at_least("min_speech", min_speech) * sample_rate)
+        self.max_length = round(_check_at_least("max_length", max_length, minimum=per_frame)
                                 * sample_rate)
-        self.floor_rise = _check_seconds("floor_rise_db", floor_rise_db) * per_frame
+        self.floor_rise = _check_at_least("floor_rise_db", floor_rise_db, unit="dB/s") * per_frame
         self._pending = torch.zeros(0)  # samples not yet making a whole frame
         self.samples = 0  # samples analysed (whole frames)
         self.floor: float | None = None
