@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
-__all__ = ["plot_confusion_matrix", "plot_curves", "plot_layer_fields", "plot_spectrogram_grid",
-           "plot_spotted_words", "plot_waveform"]
+__all__ = ["plot_confusion_matrix", "plot_curves", "plot_layer_fields", "plot_predictions",
+           "plot_spectrogram_grid", "plot_spotted_words", "plot_waveform"]
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
@@ -163,6 +163,18 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str],
                         color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
     ax.set_title(title)
     return _save(fig, path)
+
+
+def plot_predictions(pairs: Tensor, class_names: Sequence[str], path: str | os.PathLike,
+                     split: str) -> dict:
+    """The confusion matrix of ``(N, 2)`` ``(label, prediction)`` pairs, titled with the
+    ``split``'s accuracy; returns the :func:`~wavedil.metrics.classification.accuracy_report`."""
+    from wavedil.metrics.classification import accuracy_report
+
+    report = accuracy_report(pairs[:, 0].tolist(), pairs[:, 1].tolist(), class_names)
+    plot_confusion_matrix(np.asarray(report["confusion"]), class_names, path,
+                          f"{split}: accuracy {report['accuracy']:.2%}")
+    return report
 
 
 def plot_layer_fields(fields: Sequence, sample_rate: int | None, path: str | os.PathLike,

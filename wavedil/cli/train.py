@@ -22,14 +22,13 @@ from typing import Any
 
 import hydra
 import lightning.pytorch as pl
-import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from wavedil.checkpoint import AtomicCheckpointIO, CheckpointError, read_checkpoint
 from wavedil.config import build
 from wavedil.data.sources import speakers_of
-from wavedil.metrics.classification import accuracy_report, report_markdown
+from wavedil.metrics.classification import report_markdown
 from wavedil.tasks.loggers import CSVLogger
 
 __all__ = ["main", "train", "train_leave_one_speaker_out", "train_once"]
@@ -239,12 +238,10 @@ def train_leave_one_speaker_out(cfg: DictConfig) -> dict[str, float]:
 
 def _confusion_report(pairs: Any, class_names: list[str], output_dir: Path) -> None:
     """Confusion matrix PNG and per-class accuracy table of the test split."""
-    from wavedil.plots import plot_confusion_matrix
+    from wavedil.plots import plot_predictions
 
-    report = accuracy_report(pairs[:, 0].tolist(), pairs[:, 1].tolist(), class_names)
-    plot_confusion_matrix(np.asarray(report["confusion"]), class_names,
-                          output_dir / "confusion_test.png",
-                          f"test split: accuracy {report['accuracy']:.2%}")
+    report = plot_predictions(pairs, class_names, output_dir / "confusion_test.png",
+                              "test split")
     (output_dir / "per_class_test.md").write_text(report_markdown(report))
 
 

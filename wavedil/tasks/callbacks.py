@@ -130,17 +130,14 @@ class TensorBoardMedia(pl.Callback):
 
     @staticmethod
     def _confusion(pl_module: pl.LightningModule, pairs: Tensor) -> np.ndarray:
-        from wavedil.metrics.classification import accuracy_report
-        from wavedil.plots import plot_confusion_matrix
+        from wavedil.plots import plot_predictions
 
         names = (pl_module.data_info.class_names if pl_module.data_info
                  and pl_module.data_info.class_names
                  else [str(i) for i in range(pl_module.model.num_classes)])
-        report = accuracy_report(pairs[:, 0].tolist(), pairs[:, 1].tolist(), names)
         with tempfile.TemporaryDirectory() as tmp:
-            path = plot_confusion_matrix(np.asarray(report["confusion"]), names,
-                                         Path(tmp) / "confusion.png",
-                                         f"validation: accuracy {report['accuracy']:.2%}")
+            path = Path(tmp) / "confusion.png"
+            plot_predictions(pairs, names, path, "validation")
             return _read_png(path)
 
 
