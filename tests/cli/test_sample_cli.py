@@ -60,6 +60,7 @@ def test_writes_wav_and_png_per_clip_at_the_model_rate(checkpoints, tmp_path):
         assert (tmp_path / f"sample_{i:03d}.png").stat().st_size > 1000
     meta = json.loads((tmp_path / "sample.json").read_text())
     assert meta["seed"] == 1 and meta["batch"] == 2
+    assert meta["method"] == "compiled"  # the default, auto, for a small model at batch 2
 
 
 def test_same_seed_same_audio(checkpoints, tmp_path):

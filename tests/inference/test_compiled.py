@@ -96,3 +96,27 @@ def test_falls_back_to_the_fast_path_with_the_reason(monkeypatch):
     assert torch.equal(got, generate(net, 50, method="fast", seed=1).values)
     with pytest.warns(UserWarning, match=r"float32/float64 models.*torch.bfloat16"):
         generate(net.bfloat16(), 5, method="compiled", seed=1)
+
+
+def test_auto_takes_the_compiled_loop_for_small_models_at_small_batches(monkeypatch):
+    from wavedil.inference.sampler import AUTO_MAX_BATCH, auto_method
+    from wavedil.models import wavenet_medium
+
+    net = make(2, "none")
+    assert auto_method(net, 1) == auto_method(net, AUTO_MAX_BATCH) == "compiled"
+    assert auto_method(net, AUTO_MAX_BATCH + 1) == "fast"
+    assert auto_method(wavenet_medium(), 1) == "fast"  # 25 MB of weights: memory-bound
+    auto = generate(net, 60, 2, method="auto", seed=3)
+    assert auto.method == "compiled"
+    assert torch.equal(auto.values, generate(net, 60, 2, method="fast", seed=3).values)
+    assert generate(net, 60, 8, method="auto", seed=3).method == "fast"
+
+    def no_numba():
+        raise ImportError("No module named 'numba'")
+
+    monkeypatch.setattr(compiled_module, "kernel", no_numba)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto falls back without a word
+        assert generate(net, 20, method="auto", seed=3).method == "fast"

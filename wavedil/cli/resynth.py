@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accept files at another rate (resampled to the model's); "
                              "refused otherwise, since that changes their bandwidth")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--method", choices=METHODS, default="fast", help="stepper")
+    parser.add_argument("--method", choices=METHODS, default="auto",
+                        help="sampler (same samples): auto (default), fast, compiled, ...")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG per file")

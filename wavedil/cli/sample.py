@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("samples"), help="output folder")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the samples already in --out (refused otherwise)")
-    parser.add_argument("--method", choices=METHODS, default="fast",
-                        help="stepper: fast (default), cached, naive or compiled (same samples; "
-                             "compiled: fastest at batch 1, falls back to fast with a warning)")
+    parser.add_argument("--method", choices=METHODS, default="auto",
+                        help="sampler, all giving the same samples: auto (default: compiled "
+                             "for small models at batches up to 4 on the CPU, else fast), "
+                             "fast, compiled, graph (CUDA), cached, naive")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG per clip")
@@ -235,7 +236,7 @@ def _write(args: argparse.Namespace, result: Any, rate: int, seed: int, length: 
             written.append(plot_waveform(result.audio[i], rate, stem.with_suffix(".png"), title))
     (args.out / "sample.json").write_text(json.dumps({
         "checkpoint": str(args.checkpoint), "seed": seed, "temperature": args.temperature,
-        "samples": length, "batch": batch, "method": args.method, "seconds": result.seconds,
+        "samples": length, "batch": batch, "method": result.method, "seconds": result.seconds,
     }, indent=2))
 
 

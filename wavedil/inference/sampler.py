@@ -44,11 +44,14 @@ from wavedil.inference.graph import graph_stepper_or_reason
 from wavedil.models.generator import WaveNet
 from wavedil.nn.checks import check_choice, check_positive_int
 
-__all__ = ["METHODS", "STEPPERS", "CachedStepper", "Generation", "NaiveStepper", "generate",
-           "make_stepper"]
+__all__ = ["METHODS", "STEPPERS", "CachedStepper", "Generation", "NaiveStepper", "auto_method",
+           "generate", "make_stepper"]
 
 STEPPERS = ("fast", "cached", "naive")
-METHODS = (*STEPPERS, "compiled", "graph")
+METHODS = (*STEPPERS, "compiled", "graph", "auto")
+#: "auto" takes the compiled loop up to this batch, for weights up to this size (cache-
+#: resident: beyond, both paths wait on memory and the fast path's batched products win)
+AUTO_MAX_BATCH, AUTO_MAX_WEIGHT_BYTES = 4, 8 * 2**20
 
 Stepper = Callable[[Tensor], Tensor]
 
@@ -61,11 +64,13 @@ class Generation(NamedTuple):
             output, grid amplitudes (float) for a logistic mixture.
         audio: the same decoded to ``(B, T)`` floats in [-1, 1].
         seconds: wall time of the sampling loop.
+        method: the method that ran (``"auto"`` resolved, a fallback applied).
     """
 
     values: Tensor
     audio: Tensor
     seconds: float
+    method: str = "fast"
 
 
 class CachedStepper:
@@ -127,6 +132,17 @@ def make_stepper(method: str, model: WaveNet, batch: int,
     return kind(model, batch, global_vector=global_vector, local=local)
 
 
+def auto_method(model: WaveNet, batch: int) -> str:
+    """What ``method="auto"`` runs: ``"compiled"`` on the CPU for up to
+    :data:`AUTO_MAX_BATCH` streams of a model whose weights fit in
+    :data:`AUTO_MAX_WEIGHT_BYTES` (2.3x the fast path at batch 1, 1.8x at batch 4 on
+    SMALL, 4.1x for the FSDD vocoder), else ``"fast"`` (docs/benchmarks.md)."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    cpu = model.head_out.weight.device.type == "cpu"
+    small = batch <= AUTO_MAX_BATCH and weights <= AUTO_MAX_WEIGHT_BYTES
+    return "compiled" if cpu and small else "fast"
+
+
 def _batch_size(batch_size: int | None, *tensors: Tensor | None) -> int:
     sizes = {t.shape[0] for t in tensors if t is not None}
     if batch_size is not None:
@@ -160,7 +176,8 @@ def generate(
         method: ``"fast"``, ``"cached"``, ``"naive"``, ``"compiled"`` (CPU) or
             ``"graph"`` (CUDA): the same numbers at different cost. ``"compiled"`` and
             ``"graph"`` fall back to ``"fast"`` with a warning where they cannot run
-            (see :mod:`wavedil.inference.compiled`, :mod:`wavedil.inference.graph`).
+            (see :mod:`wavedil.inference.compiled`, :mod:`wavedil.inference.graph`);
+            ``"auto"`` picks by :func:`auto_method`, silently.
         temperature: divides the logits (a mixture: its weights' logits, and multiplies
             its scales); 0 takes the most likely value (a mixture: the mean of its
             likeliest component) every step.
@@ -196,6 +213,9 @@ def generate(
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
     x = dist.silence_values(batch, device)
+    quiet = method == "auto"  # auto falls back to fast without a warning
+    if quiet:
+        method = auto_method(model, batch)
     stepper: Stepper | None = None
     special = {"compiled": compiled_sampler_or_reason, "graph": graph_stepper_or_reason}
     if method in special:
@@ -204,8 +224,9 @@ def generate(
             return _generate_compiled(built, x, num_samples, primed, temperature, generator,
                                       progress, on_progress)
         if isinstance(built, str):
-            warnings.warn(f"method={method!r} is not available: {built}; using method='fast'.",
-                          stacklevel=3)
+            if not quiet:
+                warnings.warn(f"method={method!r} is not available: {built}; using "
+                              f"method='fast'.", stacklevel=3)
             method = "fast"
         else:
             stepper = built
@@ -231,7 +252,7 @@ def generate(
                 on_progress(t + 1)
     seconds = time.perf_counter() - start
     bar.close()
-    return Generation(values, dist.decode(values), seconds)
+    return Generation(values, dist.decode(values), seconds, method)
 
 
 def _generate_compiled(sampler: CompiledSampler, x: Tensor, num_samples: int,
@@ -256,4 +277,4 @@ def _generate_compiled(sampler: CompiledSampler, x: Tensor, num_samples: int,
     seconds = time.perf_counter() - start
     bar.close()
     values = torch.cat(parts, dim=-1)[:, prime_len:]
-    return Generation(values, sampler.output.decode(values), seconds)
+    return Generation(values, sampler.output.decode(values), seconds, "compiled")
