@@ -247,13 +247,13 @@ class CompiledSampler:
         self._ring = np.full((batch, span), np.nan)  # no value before the first step
         self._layers = tuple(np.asarray(v, dtype=np.int64)
                              for v in (fast._starts, fast._sizes, fast._dilations))
-        self._weights = tuple(a.numpy() for a in (
-            fast.w_now, fast.w_past, fast.bias))
-        self._head = tuple(a.numpy() for a in (
+        # numpy views of the fast stepper's tensors, in the kernel's argument order
+        self._taps = tuple(a.numpy() for a in (fast.w_now, fast.w_past, fast.bias))
+        self._outputs = tuple(a.numpy() for a in (
             fast.w_rs, fast.skip_bias, fast.head_w1, fast.head_b1, fast.head_w2, fast.head_b2))
         self._history = fast.history.numpy()
         self._no_local = np.zeros((0, batch, fast.num_layers, 2 * fast.gate_channels),
-                                  dtype=self._weights[0].dtype)
+                                  dtype=self._taps[0].dtype)
         self.t = 0
 
     def run(self, x: Tensor, steps: int, forced: Tensor | None = None,
@@ -273,7 +273,8 @@ class CompiledSampler:
             chunk_forced = np.zeros((first_drawn, self.batch))
             if first_drawn:
                 assert forced is not None
-                chunk_forced = forced[:, done:done + first_drawn].t().to(torch.float64).numpy()
+                chunk_forced = np.ascontiguousarray(  # (n, B): one layout, one compilation
+                    forced[:, done:done + first_drawn].t().to(torch.float64).numpy())
             noise, uniform = self._draw(n, first_drawn, temperature, generator)
             local = (self._no_local if self.fast.local is None
                      else self.fast.project_local(self.t, n).numpy())
@@ -281,13 +282,13 @@ class CompiledSampler:
                      values[done:done + n].numpy(), noise, uniform,
                      float(temperature), self._table, self._in_bias, self._in_dilation,
                      self._discrete_in, self._history, *self._layers, self.fast.kernel_size,
-                     *self._weights, local, *self._head, self.mixture,
+                     *self._taps, local, *self._outputs, self.mixture,
                      *self._mixture_constants())
             self.t += n
             done += n
-        kind = torch.long if self.output.discrete else self.dtype
-        if self.mixture:  # sample() works in at least float32
-            kind = torch.promote_types(self.dtype, torch.float32)
+        # as sample() gives them: codes, or a mixture's values in at least float32
+        kind = (torch.long if self.output.discrete
+                else torch.promote_types(self.dtype, torch.float32))
         return values.t().to(kind)
 
     def _mixture_constants(self) -> tuple[float, float, float, float]:
