@@ -381,8 +381,15 @@ def test_spot_finds_each_digit_of_a_recording_read_in_a_row(trained, fsdd_root, 
              for d in (4, 1, 8, 2, 6)]
     audio, spans = join_clips(clips, 8000, generator=torch.Generator().manual_seed(2))
     wav = write_wav(tmp_path / "digits.wav", audio.numpy())
-    assert classify(["--checkpoint", str(trained), str(wav), "--spot", "--json"]) == 0
+    pictures = tmp_path / "pictures"
+    assert classify(["--checkpoint", str(trained), str(wav), "--spot", "--json",
+                     "--plot", str(pictures)]) == 0
     words = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (pictures / "digits_words.png").stat().st_size > 10_000
+    assert classify(["--checkpoint", str(trained), str(wav), "--spot", "--plot",
+                     str(pictures)]) == 2  # the picture is there: refused before any work
+    out, err = capsys.readouterr()
+    assert out == "" and "already exist" in err and "another --plot" in err
     assert len(words) == len(spans)
     for word, (start, end) in zip(words, spans, strict=True):  # each on its own digit
         assert word["start"] < end / 8000 and word["end"] > start / 8000

@@ -35,10 +35,10 @@ import torch
 
 from wavedil.checkpoint import load_classifier
 from wavedil.cli.arguments import add_classifier_options, positive_float, positive_int
-from wavedil.cli.common import UsageError, count_failures, expand_paths, run_cli
+from wavedil.cli.common import UsageError, check_outputs, count_failures, expand_paths, run_cli
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
 from wavedil.inference.classify import Failure, predict_files
-from wavedil.inference.spotting import Heard, SpeechGate, spot_keywords
+from wavedil.inference.spotting import Heard, SpeechGate, Word, spot_keywords
 
 __all__ = ["main"]
 
@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --spot: how far above the background level speech is")
     parser.add_argument("--min-silence", type=positive_float, default=0.2, metavar="SECONDS",
                         help="with --spot: the pause that ends a word")
+    parser.add_argument("--plot", type=Path, metavar="DIR",
+                        help="with --spot: a PNG per file in DIR, its waveform with the "
+                             "words found shaded and labelled")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --plot: replace pictures already there (refused otherwise)")
     add_classifier_options(parser, batch_size=32)
     return parser
 
@@ -147,19 +152,25 @@ def _spot(args: argparse.Namespace) -> int:
     classified when it closes; with ``--stream`` also heard as it arrives."""
     if args.stream:
         _check_one_model(args)
+    paths, failed = expand_paths(args.inputs), []
+    pictures = {}
+    if args.plot:  # checked before any work: nothing of the user's is replaced unasked
+        pictures = {p: args.plot / f"{p.stem}_words.png" for p in paths if not p.is_dir()}
+        check_outputs(args.plot, list(pictures.values()), args.overwrite, protected=paths,
+                      option="--plot")
     model, info = load_classifier(args.checkpoint, args.device, args.speeds)
     if args.stream:
         model.init_state()  # refuses a classifier that cannot stream, before any file is read
     names = info.class_names or [str(i) for i in range(model.num_classes)]
     hop = max(1, round(args.hop * info.sample_rate))
-    paths, failed = expand_paths(args.inputs), []
     for path, audio in _read_each(paths, info.sample_rate, failed):
         gate = SpeechGate(info.sample_rate, margin_db=args.margin_db,
                           min_silence=args.min_silence)
-        words = 0
+        words: list[Word] = []
         for event in spot_keywords(model, audio.split(hop), info.sample_rate, names, gate,
                                    args.device, stream=args.stream):
-            words += not isinstance(event, Heard)
+            if isinstance(event, Word):
+                words.append(event)
             if isinstance(event, Heard):
                 when = {"time": round(event.time, 4), "word_start": round(event.word_start, 4)}
                 text = f"{event.time:.2f}s"
@@ -171,6 +182,12 @@ def _spot(args: argparse.Namespace) -> int:
                                   "probability": round(event.probability, 6)}), flush=True)
             else:
                 print(f"{path}\t{text}\t{event.label}\t{event.probability:.4f}", flush=True)
+        if path in pictures:
+            from wavedil.plots import plot_spotted_words  # matplotlib only when asked
+
+            plot_spotted_words(audio, info.sample_rate, [(w.start, w.end, w.label)
+                                                         for w in words], pictures[path],
+                               title=f"{path.name}: {len(words)} words")
         if not words:
             print(f"{path}: no words found: nothing rose {args.margin_db:g} dB above the "
                   f"background for 0.1 s (a lower --margin-db hears quieter words)",

@@ -81,18 +81,18 @@ def count_failures(paths: Sequence[Path], failed: Iterable[Path], what: str) -> 
 
 
 def check_outputs(out_dir: Path, files: Sequence[Path], overwrite: bool,
-                  protected: Sequence[Path] = ()) -> None:
+                  protected: Sequence[Path] = (), option: str = "--out") -> None:
     """Refuse, before any work, to write ``files`` where that would lose something.
 
     Checks that ``out_dir`` is (or can become) a folder, that no two outputs share
     a path, that none is one of the ``protected`` inputs, and, unless ``overwrite``,
-    that none exists yet. Creates ``out_dir``.
+    that none exists yet. Creates ``out_dir``. Messages name the folder's ``option``.
 
     Raises:
         UsageError: naming the paths in the way and what was expected.
     """
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file; expected a folder (new or existing).")
+        raise UsageError(f"{option} {out_dir} is a file; expected a folder (new or existing).")
     seen: dict[Path, int] = {}
     for path in files:
         seen[path.resolve()] = seen.get(path.resolve(), 0) + 1
@@ -103,17 +103,18 @@ def check_outputs(out_dir: Path, files: Sequence[Path], overwrite: bool,
     inputs = {Path(p).resolve() for p in protected}
     hit = sorted(str(p) for p in seen if p in inputs)
     if hit:
-        raise UsageError(f"Refusing to overwrite the input {hit[0]}; expected --out elsewhere.")
+        raise UsageError(f"Refusing to overwrite the input {hit[0]}; expected {option} "
+                         "elsewhere.")
     if not overwrite:
         existing = [str(p) for p in files if p.exists()]
         if existing:
             more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
             raise UsageError(f"{existing[0]}{more} already exist(s); pass --overwrite to "
-                             "replace, or choose another --out.")
+                             f"replace, or choose another {option}.")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"Cannot create --out {out_dir}: {err.strerror or err}.") from err
+        raise UsageError(f"Cannot create {option} {out_dir}: {err.strerror or err}.") from err
     if not os.access(out_dir, os.W_OK):
-        raise UsageError(f"--out {out_dir} is not writable; expected a folder this user can "
+        raise UsageError(f"{option} {out_dir} is not writable; expected a folder this user can "
                          "write to.")
