@@ -320,3 +320,27 @@ def test_word_formant_jitter_reaches_the_synthesiser():
         word_formant_jitter=jitter).clips(["9"], 8000)[0].audio
     still, jittered = make(0.0), make(0.3)
     assert _centroid(jittered, 8000) != pytest.approx(_centroid(still, 8000), rel=0.02)
+
+
+def test_a_vocoder_trains_on_synthetic_voices_too(tmp_path):
+    _espeak()
+    from wavedil.data import GenerationDataModule
+
+    source = SyntheticClasses(sample_rate=8000, clip_length=1600, timbres=["sine", "square"],
+                              clips_per_class=4)
+    mel = {"n_mels": 8, "n_fft": 128, "hop_length": 32}
+    plain = GenerationDataModule(source, batch_size=4, crop_length=512, local_features=mel)
+    plain.setup("fit")
+    voices = SyntheticVoices({"sine": "sign", "square": "square"}, voices=3)
+    datamodule = GenerationDataModule(source, batch_size=4, crop_length=512,
+                                      local_features=mel, tts=voices, short_clips="pad")
+    datamodule.setup("fit")
+    synthetic = [c for c in datamodule.splits.train if c.path.startswith("tts:")]
+    assert len(synthetic) == 6
+    assert len(datamodule.splits.train) == len(plain.splits.train) + 6
+    assert [c.path for c in datamodule.splits.val] == [c.path for c in plain.splits.val]
+    batch = next(iter(datamodule.train_dataloader()))  # crops with their mel frames
+    assert batch["local_cond"].shape == (4, 8, 512 // 32)
+    base = [f"output_dir={tmp_path}", "experiment=fsdd_vocoder", "data.root=x"]
+    assert compose_train(base).data.tts is None  # not by default
+    assert compose_train([*base, "data/tts=digits"]).data.tts.voices == 400

@@ -57,9 +57,11 @@ def _build_source(source: SourceLike, root: str | None) -> ClipSource:
 
 class _ClipDataModule(pl.LightningDataModule):
     def __init__(self, source: SourceLike, root: str | None, batch_size: int,
-                 num_workers: int, seed: int | None, pin_memory: bool | None = None) -> None:
+                 num_workers: int, seed: int | None, pin_memory: bool | None = None,
+                 tts: Any | None = None) -> None:
         super().__init__()
         self.pin_memory = pin_memory
+        self.tts = tts
         self.source = _build_source(source, None if root is None else str(root))
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.num_workers = check_positive_int("num_workers", num_workers, minimum=0)
@@ -78,7 +80,13 @@ class _ClipDataModule(pl.LightningDataModule):
                 raise ValueError(f"The training split of {type(self.source).__name__} is empty.")
 
     def load_splits(self) -> ClipSplits:
-        return self.source.load()
+        """The source's splits, with the synthesiser's clips added to training."""
+        splits = self.source.load()
+        if self.tts is None:
+            return splits
+        extra = self.tts.clips(splits.info.class_names, splits.info.sample_rate)
+        log.info("Training on %d real and %d synthetic clips.", len(splits.train), len(extra))
+        return replace(splits, train=[*splits.train, *extra])
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
         raise NotImplementedError
@@ -165,6 +173,8 @@ class GenerationDataModule(_ClipDataModule):
         pin_memory: page-locked batches for fast copies to a GPU; ``None``: when
             training on CUDA.
         seed: data order and crop offsets (``None``: a random seed).
+        tts: extra *training* clips from a speech synthesiser (see
+            :class:`ClassificationDataModule`), e.g. synthetic voices for a vocoder.
     """
 
     def __init__(
@@ -182,8 +192,9 @@ class GenerationDataModule(_ClipDataModule):
         pin_memory: bool | None = None,
         feature_cache: str | None = None,
         augment: Callable | None = None,
+        tts: Any | None = None,
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers, seed, pin_memory)
+        super().__init__(source, root, batch_size, num_workers, seed, pin_memory, tts)
         self.crop_length = check_positive_int("crop_length", crop_length)
         self.global_label = global_label
         self.local_features = (check_mel_settings(local_features)
@@ -250,18 +261,9 @@ class ClassificationDataModule(_ClipDataModule):
         pin_memory: bool | None = None,
         tts: Any | None = None,
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers, seed, pin_memory)
+        super().__init__(source, root, batch_size, num_workers, seed, pin_memory, tts)
         self.max_length = max_length
         self.augment = augment
-        self.tts = tts
-
-    def load_splits(self) -> ClipSplits:
-        splits = self.source.load()
-        if self.tts is None:
-            return splits
-        extra = self.tts.clips(splits.info.class_names, splits.info.sample_rate)
-        log.info("Training on %d real and %d synthetic clips.", len(splits.train), len(extra))
-        return replace(splits, train=[*splits.train, *extra])
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
         train = split == "train"
