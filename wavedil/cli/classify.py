@@ -169,19 +169,9 @@ def _spot(args: argparse.Namespace) -> int:
         words: list[Word] = []
         for event in spot_keywords(model, audio.split(hop), info.sample_rate, names, gate,
                                    args.device, stream=args.stream):
+            _print_spotted(path, event, args.json)
             if isinstance(event, Word):
                 words.append(event)
-            if isinstance(event, Heard):
-                when = {"time": round(event.time, 4), "word_start": round(event.word_start, 4)}
-                text = f"{event.time:.2f}s"
-            else:
-                when = {"start": round(event.start, 4), "end": round(event.end, 4)}
-                text = f"{event.start:.2f}s\t{event.end:.2f}s"
-            if args.json:
-                print(json.dumps({"path": str(path), **when, "label": event.label,
-                                  "probability": round(event.probability, 6)}), flush=True)
-            else:
-                print(f"{path}\t{text}\t{event.label}\t{event.probability:.4f}", flush=True)
         if path in pictures:
             from wavedil.plots import plot_spotted_words  # matplotlib only when asked
 
@@ -193,6 +183,21 @@ def _spot(args: argparse.Namespace) -> int:
                   f"background for 0.1 s (a lower --margin-db hears quieter words)",
                   file=sys.stderr)
     return _report_failures(paths, failed)
+
+
+def _print_spotted(path: Path, event: Word | Heard, as_json: bool) -> None:
+    """A word (its span) or, with ``--stream``, a verdict on the open word (its time)."""
+    if isinstance(event, Heard):
+        when = {"time": round(event.time, 4), "word_start": round(event.word_start, 4)}
+        text = f"{event.time:.2f}s"
+    else:
+        when = {"start": round(event.start, 4), "end": round(event.end, 4)}
+        text = f"{event.start:.2f}s\t{event.end:.2f}s"
+    if as_json:
+        print(json.dumps({"path": str(path), **when, "label": event.label,
+                          "probability": round(event.probability, 6)}), flush=True)
+    else:
+        print(f"{path}\t{text}\t{event.label}\t{event.probability:.4f}", flush=True)
 
 
 def _read_each(paths: Sequence[Path], sample_rate: int, failed: list[Path]
