@@ -84,7 +84,7 @@ def _classify(args: argparse.Namespace) -> int:
     if args.stream:
         return _stream(args)
     model, info = load_classifier(args.checkpoint, args.device, args.speeds)
-    names = info.class_names or [str(i) for i in range(model.num_classes)]
+    names = info.label_names(model.num_classes)
     paths = expand_paths(args.inputs)
     if all(path.is_dir() for path in paths):  # only folders, none holding audio
         raise UsageError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
@@ -117,7 +117,7 @@ def _stream(args: argparse.Namespace) -> int:
     """``--stream``: each file chunk by chunk through ``WaveNetClassifier.step``."""
     _check_one_model(args)
     model, info = load_classifier(args.checkpoint, args.device)
-    names = info.class_names or [str(i) for i in range(model.num_classes)]
+    names = info.label_names(model.num_classes)
     model.init_state()  # refuses a classifier that cannot stream, before any file is read
     hop = max(1, round(args.hop * info.sample_rate))
     paths, failed = expand_paths(args.inputs), []
@@ -161,7 +161,7 @@ def _spot(args: argparse.Namespace) -> int:
     model, info = load_classifier(args.checkpoint, args.device, args.speeds)
     if args.stream:
         model.init_state()  # refuses a classifier that cannot stream, before any file is read
-    names = info.class_names or [str(i) for i in range(model.num_classes)]
+    names = info.label_names(model.num_classes)
     hop = max(1, round(args.hop * info.sample_rate))
     for path, audio in _read_each(paths, info.sample_rate, failed):
         gate = SpeechGate(info.sample_rate, margin_db=args.margin_db,

@@ -82,7 +82,7 @@ def _export(args: argparse.Namespace) -> None:
         _export_generator(args, loaded, meta)
         return
     worst = export_classifier(loaded.model, rate, args.format, args.out)
-    names = loaded.info.class_names or [str(i) for i in range(loaded.model.num_classes)]
+    names = loaded.info.label_names(loaded.model.num_classes)
     meta.write_text(json.dumps({"format": args.format, "sample_rate": rate,
                                 "class_names": names, "checkpoint": str(args.checkpoint),
                                 "max_abs_difference": worst}, indent=1) + "\n")

@@ -58,6 +58,11 @@ class DataInfo:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def label_names(self, num_classes: int) -> list[str]:
+        """The class names, or the ids ``"0" .. str(num_classes - 1)`` where the data
+        named none (a model's ``num_classes`` outputs need a name each)."""
+        return self.class_names or [str(i) for i in range(num_classes)]
+
     @property
     def global_names(self) -> list[str]:
         """Names of the generator's global classes (labels or speakers)."""

@@ -61,7 +61,7 @@ class StepProgram(nn.Module):
                              "supported yet.")
         for block in model.stack.blocks:
             conv = block.conv
-            if not (isinstance(conv, DilatedConv1d) and conv.causal and conv.impl == "direct"):
+            if not (isinstance(conv, DilatedConv1d) and conv.direct_causal):
                 raise ValueError("Exporting the step needs direct causal dilated convolutions "
                                  "(not separable or space-to-batch).")
         self.model = model.eval()

@@ -97,6 +97,12 @@ class DilatedConv1d(nn.Conv1d):
         """Number of future input samples one output sees (0 when causal)."""
         return self.pad_right
 
+    @property
+    def direct_causal(self) -> bool:
+        """Causal and computed directly (not space-to-batch): what runs chunk by chunk
+        over its last ``pad_left`` inputs (streaming, the exported step)."""
+        return self.causal and self.impl == "direct"
+
     def forward(self, x: Tensor) -> Tensor:
         if self.impl == "space_to_batch":
             return dilated_conv1d_space_to_batch(

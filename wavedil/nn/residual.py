@@ -155,7 +155,7 @@ class ResidualBlock(nn.Module):
         """The left context :meth:`stream` starts from: ``(B, R, span)`` zeros, as the
         causal padding of :meth:`forward`."""
         conv = self.conv
-        if not (isinstance(conv, DilatedConv1d) and conv.causal and conv.impl == "direct"):
+        if not (isinstance(conv, DilatedConv1d) and conv.direct_causal):
             raise ValueError("Only a causal block with a direct (not separable or "
                              "space-to-batch) dilated convolution streams chunk by chunk.")
         span = conv.pad_left

@@ -132,9 +132,9 @@ class TensorBoardMedia(pl.Callback):
     def _confusion(pl_module: pl.LightningModule, pairs: Tensor) -> np.ndarray:
         from wavedil.plots import plot_predictions
 
-        names = (pl_module.data_info.class_names if pl_module.data_info
-                 and pl_module.data_info.class_names
-                 else [str(i) for i in range(pl_module.model.num_classes)])
+        num_classes = pl_module.model.num_classes
+        names = (pl_module.data_info.label_names(num_classes) if pl_module.data_info
+                 else [str(i) for i in range(num_classes)])
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "confusion.png"
             plot_predictions(pairs, names, path, "validation")
