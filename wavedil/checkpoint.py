@@ -47,6 +47,7 @@ CHECKPOINT_CLASSES = frozenset({
     "wavedil.nn.specaugment.MelWarp",
     "wavedil.nn.context.ContextModule",
     "wavedil.nn.aspp.ASPP1d",
+    "wavedil.nn.linear_prediction.LinearPrediction",
 })
 
 #: What a wavedil record in a checkpoint must hold.

@@ -3,8 +3,9 @@
 * ``${dilations:512,2}`` - the dilation list 1..512 repeated twice.
 * ``${datainfo:KEY}`` - a fact about the data, known once the datamodule has
   scanned it: ``sample_rate``, ``num_classes``, ``global_classes`` (``None``
-  without global conditioning), ``n_mels`` and ``hop_length`` (``None``
-  without local conditioning), so a model config never repeats what the data say.
+  without global conditioning), and the mel settings ``n_mels``, ``hop_length``,
+  ``n_fft``, ``f_min`` and ``f_max`` (``None`` without local conditioning), so a
+  model config never repeats what the data say.
 
 :func:`build` is the one place that builds a config's data and then its model
 (the model's ``${datainfo:...}`` answered from those data); ``train``, the
@@ -31,6 +32,11 @@ def use_data_info(info: DataInfo | None) -> None:
     _current = info
 
 
+def _local(info: DataInfo, key: str, default: Any = None) -> Any:
+    """A mel setting of the local conditioning (``None`` without it)."""
+    return None if info.local_features is None else info.local_features.get(key, default)
+
+
 def _datainfo(key: str) -> Any:
     if _current is None:
         raise RuntimeError(f"${{datainfo:{key}}} was resolved before the data were set up.")
@@ -40,6 +46,9 @@ def _datainfo(key: str) -> Any:
         "global_classes": _current.num_global or None,
         "n_mels": _current.n_mels,
         "hop_length": _current.hop_length,
+        "n_fft": _local(_current, "n_fft"),
+        "f_min": _local(_current, "f_min", 0.0),
+        "f_max": _local(_current, "f_max"),
     }
     if key not in values:
         raise KeyError(f"Unknown ${{datainfo:{key}}}; expected one of {sorted(values)}.")

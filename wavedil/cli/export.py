@@ -115,6 +115,7 @@ def _export_generator(args: argparse.Namespace, loaded: Any, meta: Path) -> None
     meta.write_text(json.dumps({"format": "export", "kind": "generator-step",
                                 "sample_rate": info.sample_rate, "output": to_spec(model.output),
                                 "windows": windows, "global_channels": model.global_channels,
+                                "preemphasis": model.preemphasis,
                                 **extra, "checkpoint": str(args.checkpoint)}, indent=1) + "\n")
     also = f" and its upsampler {extra['upsampler']}" if extra else ""
     print(f"wrote {args.out} (the generator's step: {len(windows)} history windows{also}; see "

@@ -20,6 +20,12 @@ are read once from memory per step whatever the batch.
 
 numba is imported when the first compiled sampler is built (it comes with
 librosa); the machine code is cached on disk after the first build, a few seconds.
+A source-filter generator (:class:`~wavedil.nn.LinearPrediction`) runs the signal
+loop of :class:`~wavedil.inference.source_filter.SignalLoop` inside the kernel too:
+per step and stream the prediction ``p_t`` from the signal's last ``p`` samples, the
+side inputs' code embeddings added to the input, and after the draw ``y_t = p_t +
+e_t``, all in float64 with the same boundary table for the mu-law codes.
+
 Models this loop does not cover (a context block on the skips, half precision)
 make :func:`compiled_sampler_or_reason` return the reason, and
 :func:`~wavedil.inference.generate` falls back to the fast path with a warning.
@@ -50,7 +56,9 @@ def _run_chunk(t0, n, forced_steps, forced, x, ring, out, noise, uniform, temper
                table, in_bias, in_dilation, discrete_in,
                history, starts, sizes, dilations, kernel_size, w_now, w_past, bias, local,
                w_rs, skip_bias, w1, b1, w2, b2,
-               mixture, log_scale_min, levels, eps, tiny):  # pragma: no cover - compiled
+               mixture, log_scale_min, levels, eps, tiny,
+               lpc, coefficients, signal_history, side_table, boundaries, excitation_levels,
+               signal_bound, signal_out):  # pragma: no cover - compiled
     """Steps ``t0 .. t0 + n - 1`` of every stream (see the module docstring).
 
     ``x (B,)`` holds the value fed at the next step and is updated in place; ``ring
@@ -59,6 +67,12 @@ def _run_chunk(t0, n, forced_steps, forced, x, ring, out, noise, uniform, temper
     units; ``out (n, B)`` receives the values (the first ``forced_steps`` copied from
     ``forced``, the prime, the others drawn with ``noise (n, B, C or K)`` and, for a
     mixture, ``uniform (n, B)``).
+
+    With ``lpc``: ``coefficients (n, B, p)`` the steps' predictors, ``signal_history
+    (B, p)`` the signal's last samples (newest first, updated in place), ``side_table
+    (2V, R)`` the side inputs' embeddings, ``boundaries (V - 1,)`` and
+    ``excitation_levels (V,)`` the mu-law codes' edges and values; ``forced`` then
+    holds signal samples, and ``signal_out (n, B)`` receives ``y_t``.
     """
     batch, layers = x.shape[0], w_now.shape[0]
     r_ch, g2 = w_now.shape[1], w_now.shape[2]
@@ -72,6 +86,9 @@ def _run_chunk(t0, n, forced_steps, forced, x, ring, out, noise, uniform, temper
     xs = np.empty((batch, rs), dtype=w_now.dtype)  # [x_l - c_l ; skip sum] per stream
     hid = np.empty(hidden_ch, dtype=w_now.dtype)
     params = np.empty(classes, dtype=w_now.dtype)
+    order = signal_history.shape[1]
+    n_codes = excitation_levels.shape[0]
+    prediction = np.zeros(batch)
     for i in range(n):
         t = t0 + i
         # the input layer: a causal conv over past values (an embedding is one tap)
@@ -93,6 +110,15 @@ def _run_chunk(t0, n, forced_steps, forced, x, ring, out, noise, uniform, temper
                     row = table[j, 0]
                     for c in range(r_ch):
                         xs[b, c] += v * row[c]
+            if lpc:  # the side inputs: y_{t-1} and the prediction p_t, as codes
+                pred = 0.0
+                for k in range(order):
+                    pred += coefficients[i, b, k] * signal_history[b, k]
+                prediction[b] = pred
+                row_y = side_table[np.searchsorted(boundaries, signal_history[b, 0], "right")]
+                row_p = side_table[n_codes + np.searchsorted(boundaries, pred, "right")]
+                for c in range(r_ch):
+                    xs[b, c] += row_y[c] + row_p[c]
         # the residual layers, each stream in turn while the layer's weights are hot
         for layer in range(layers):
             start, size, dilation = starts[layer], sizes[layer], dilations[layer]
@@ -144,7 +170,9 @@ def _run_chunk(t0, n, forced_steps, forced, x, ring, out, noise, uniform, temper
                 if v > 0.0:
                     for c in range(classes):
                         params[c] += v * w2[s, c]
-            if i < forced_steps:
+            if i < forced_steps and lpc:  # a prime's signal: its excitation's code
+                value = float(np.searchsorted(boundaries, forced[i, b] - prediction[b], "right"))
+            elif i < forced_steps:
                 value = forced[i, b]
             else:
                 options = k_mix if mixture else classes
@@ -171,6 +199,16 @@ def _run_chunk(t0, n, forced_steps, forced, x, ring, out, noise, uniform, temper
                     value = min(max(level, -levels), levels - 1) / levels
             x[b] = value
             out[i, b] = value
+            if lpc:  # the signal: y_t = p_t + e_t (a prime's as given)
+                if i < forced_steps:
+                    y = forced[i, b]
+                else:
+                    y = min(max(prediction[b] + excitation_levels[int(value)], -signal_bound),
+                            signal_bound)
+                for k in range(order - 1, 0, -1):
+                    signal_history[b, k] = signal_history[b, k - 1]
+                signal_history[b, 0] = y
+                signal_out[i, b] = y
 
 
 _KERNEL: Callable[..., Any] | None = None
@@ -193,8 +231,10 @@ def kernel() -> Callable[..., Any]:
 
 
 def compiled_sampler_or_reason(model: WaveNet, batch: int, global_vector: Tensor | None,
-                               local: Tensor | None) -> CompiledSampler | str:
-    """A :class:`CompiledSampler`, or why this model or machine cannot have one."""
+                               local: Tensor | None, coefficients: Tensor | None = None
+                               ) -> CompiledSampler | str:
+    """A :class:`CompiledSampler`, or why this model or machine cannot have one
+    (``coefficients``: a source-filter generator's, see :class:`CompiledSampler`)."""
     if getattr(model, "context", None) is not None:
         return "the model has a context block on its skip connections"
     weight = model.head_out.weight
@@ -207,7 +247,7 @@ def compiled_sampler_or_reason(model: WaveNet, batch: int, global_vector: Tensor
     except Exception as error:  # numba missing or failing to compile: the fast path remains
         return f"numba could not compile the loop ({type(error).__name__}: {error})"
     try:
-        return CompiledSampler(model, batch, global_vector, local)
+        return CompiledSampler(model, batch, global_vector, local, coefficients=coefficients)
     except ValueError as error:  # blocks the fast stepper does not fold
         return str(error)
 
@@ -222,10 +262,17 @@ class CompiledSampler:
         global_vector: ``(B, E)`` from :meth:`WaveNet.global_vector`, or ``None``.
         local: ``(B, L, T)`` from :meth:`WaveNet.upsample_local`, or ``None``.
         chunk: steps per call into compiled code.
+        coefficients: ``(B, p, T)`` from :meth:`WaveNet.prediction_coefficients` for a
+            source-filter generator (required for one, refused otherwise).
+
+    Attributes:
+        signal: after each :meth:`run`, a source-filter generator's signal ``(B, steps)``
+            (float64), else ``None``.
     """
 
     def __init__(self, model: WaveNet, batch: int, global_vector: Tensor | None = None,
-                 local: Tensor | None = None, chunk: int = 256) -> None:
+                 local: Tensor | None = None, chunk: int = 256,
+                 coefficients: Tensor | None = None) -> None:
         self.fast = fast = FastStepper(model, batch, global_vector, local, chunk=chunk)
         self.model, self.batch, self.chunk = model, batch, chunk
         self.dtype = fast.dtype
@@ -254,16 +301,39 @@ class CompiledSampler:
         self._history = fast.history.numpy()
         self._no_local = np.zeros((0, batch, fast.num_layers, 2 * fast.gate_channels),
                                   dtype=self._taps[0].dtype)
+        self._prepare_source_filter(model, coefficients)
+        self.signal: Tensor | None = None
         self.t = 0
+
+    def _prepare_source_filter(self, model: WaveNet, coefficients: Tensor | None) -> None:
+        """The kernel's source-filter arguments (empty, and switched off, without)."""
+        lp = model.linear_prediction
+        if (lp is None) != (coefficients is None):
+            raise ValueError("Expected prediction coefficients exactly for a generator with "
+                             "linear prediction.")
+        self.coefficients = coefficients
+        if lp is None:
+            self._source_filter = (False, np.zeros((0, self.batch, 1)), np.zeros((self.batch, 1)),
+                                   np.zeros((2, 1), dtype=self._table.dtype), np.zeros(1),
+                                   np.zeros(1), 1.0)
+            return
+        assert coefficients is not None
+        self._source_filter = (
+            True, None, np.zeros((self.batch, lp.order)),
+            lp.embedding.weight.detach().to(self.dtype).contiguous().numpy(),
+            lp.boundaries.cpu().numpy(), lp.levels.cpu().numpy(), 1.0 + model.preemphasis)
 
     def run(self, x: Tensor, steps: int, forced: Tensor | None = None,
             temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
         """Feed ``x (B,)`` at the next step and go on for ``steps`` steps; the first
-        ``forced (B, F)`` values are taken as given (a prime), the rest drawn.
+        ``forced (B, F)`` values are taken as given (a prime; a source-filter
+        generator's: its signal samples), the rest drawn.
 
         Returns the ``(B, steps)`` values (as the distribution's ``sample`` gives them).
         """
         values = torch.empty(steps, self.batch, dtype=torch.float64)
+        signal = torch.empty(steps if self.coefficients is not None else 0, self.batch,
+                             dtype=torch.float64)
         state = x.to(torch.float64).numpy().copy()
         n_forced = 0 if forced is None else forced.shape[-1]
         done = 0
@@ -278,14 +348,21 @@ class CompiledSampler:
             noise, uniform = self._draw(n, first_drawn, temperature, generator)
             local = (self._no_local if self.fast.local is None
                      else self.fast.project_local(self.t, n).numpy())
+            lpc, coefficients, *source_filter = self._source_filter
+            if lpc:
+                assert self.coefficients is not None
+                coefficients = np.ascontiguousarray(  # (n, B, p)
+                    self.coefficients[..., self.t:self.t + n].permute(2, 0, 1).numpy())
             kernel()(self.t, n, first_drawn, chunk_forced, state, self._ring,
                      values[done:done + n].numpy(), noise, uniform,
                      float(temperature), self._table, self._in_bias, self._in_dilation,
                      self._discrete_in, self._history, *self._layers, self.fast.kernel_size,
                      *self._taps, local, *self._outputs, self.mixture,
-                     *self._mixture_constants())
+                     *self._mixture_constants(), lpc, coefficients, *source_filter,
+                     signal[done:done + n].numpy())
             self.t += n
             done += n
+        self.signal = signal.t() if self.coefficients is not None else None
         # as sample() gives them: codes, or a mixture's values in at least float32
         kind = (torch.long if self.output.discrete
                 else torch.promote_types(self.dtype, torch.float32))

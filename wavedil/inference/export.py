@@ -42,8 +42,9 @@ class StepProgram(nn.Module):
     """``WaveNet.step`` as a pure function of tensors.
 
     Supports generators with direct dilated convolutions, any input encoding, global
-    and local conditioning; not (yet) a context module or separable / space-to-batch
-    convolutions.
+    and local conditioning; not (yet) a context module, linear prediction or separable /
+    space-to-batch convolutions. A pre-emphasised model's values are those of the
+    pre-emphasised signal: de-emphasise the decoded audio (``s[t] = y[t] + a s[t-1]``).
 
     Args:
         model: the generator (used in eval mode).
@@ -59,6 +60,10 @@ class StepProgram(nn.Module):
         if model.context is not None:
             raise ValueError("Exporting the step of a generator with a context module is not "
                              "supported yet.")
+        if model.linear_prediction is not None:
+            raise ValueError("Exporting a source-filter generator (linear prediction) is not "
+                             "supported yet: its per-sample prediction loop lives outside the "
+                             "network's step.")
         for block in model.stack.blocks:
             conv = block.conv
             if not (isinstance(conv, DilatedConv1d) and conv.direct_causal):

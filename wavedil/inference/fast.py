@@ -56,7 +56,8 @@ class FastStepper:
         chunk: steps of local conditioning projected per matmul.
 
     Call it with the values at step ``t`` (``(B,)``) to get the parameters of the
-    distribution at ``t`` (``(B, C)``), like column ``t`` of ``model.forward``.
+    distribution at ``t`` (``(B, C)``), like column ``t`` of ``model.forward``; a
+    source-filter generator also takes the step's side inputs ``(B, 2)``.
 
     Example:
         >>> from wavedil.models import wavenet_tiny
@@ -204,6 +205,12 @@ class FastStepper:
                                 else torch.zeros(self.residual_channels, **self._dev))
         elif self.embedding is None:  # one-hot vectors: the layer's own cached step
             self.input_cache = layer.init_cache(self.batch, self.device, self.dtype)
+        # a source-filter generator's side inputs: one embedding row per code, summed
+        self.linear_prediction = lp = self.model.linear_prediction
+        self.side_table = None
+        if lp is not None:
+            self.side_table = lp.embedding.weight.detach().to(**self._dev)  # (2V, R)
+            self._side_offsets = torch.arange(2, device=self.device) * lp.classes  # (2,)
 
     def _allocate_buffers(self) -> None:
         """Per-step buffers and their per-layer views: the steps allocate nothing."""
@@ -270,7 +277,7 @@ class FastStepper:
         return torch.add(self.bias, self._local_chunk[t - self._local_start], out=self._bias_step)
 
     @torch.no_grad()
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, side: Tensor | None = None) -> Tensor:
         t = self.t
         if self.local is not None and t >= self.local.shape[-1]:
             raise ValueError(
@@ -289,6 +296,8 @@ class FastStepper:
             h0, self.input_cache = self.model.input_layer.step(x.unsqueeze(-1),
                                                                self.input_cache)
             self._first_input.copy_(h0[..., 0])
+        if self.side_table is not None or side is not None:
+            self._add_side(side)
 
         read, write = self.ring_rows(t)
         self.network(read, write, self._step_bias(t))
@@ -299,6 +308,16 @@ class FastStepper:
                                                             self.context_cache)
             skip = F.relu(y[..., 0])
         return self.head(skip)  # (B, C)
+
+    def _add_side(self, side: Tensor | None) -> None:
+        """A source-filter generator's side inputs ``[y_{t-1}, p_t]`` into the input."""
+        if self.linear_prediction is None or side is None:
+            found = None if side is None else tuple(side.shape)
+            raise ValueError("Expected side inputs (B, 2) exactly for a generator with linear "
+                             f"prediction, but found {found}.")
+        assert self.side_table is not None
+        rows = self.linear_prediction.codes(side) + self._side_offsets  # (B, 2)
+        self._first_input.add_(self.side_table[rows].sum(1))  # (B, R)
 
     # -- the step's parts, on fixed buffers (a CUDA graph captures them) ----------------
 

@@ -11,8 +11,8 @@ layers' constant terms with the step's local conditioning); the step itself is t
 fast stepper's own code (:meth:`FastStepper.network`, ``skip``, ``head``), so the
 numbers are the fast path's.
 
-Needs a CUDA device, an embedding input layer (mu-law codes; the presets' default)
-and no context block: :func:`graph_stepper_or_reason` says why otherwise, and
+Needs a CUDA device, an embedding input layer (mu-law codes; the presets' default),
+no context block and no linear prediction: :func:`graph_stepper_or_reason` says why otherwise, and
 :func:`~wavedil.inference.generate` then uses the fast path with a warning.
 """
 
@@ -30,11 +30,14 @@ __all__ = ["CudaGraphStepper", "graph_stepper_or_reason"]
 def graph_stepper_or_reason(model: WaveNet, batch: int, global_vector: Tensor | None = None,
                             local: Tensor | None = None) -> CudaGraphStepper | str:
     """A :class:`CudaGraphStepper`, or why this model or machine cannot have one."""
+    if getattr(model, "context", None) is not None:
+        return "the model has a context block on its skip connections"
+    if getattr(model, "linear_prediction", None) is not None:
+        return ("the model is a source-filter generator (linear prediction), whose side "
+                "inputs the captured step does not take")
     device = model.head_out.weight.device
     if device.type != "cuda":
         return f"CUDA graphs need the model on a CUDA device, not on {device}"
-    if getattr(model, "context", None) is not None:
-        return "the model has a context block on its skip connections"
     try:
         return CudaGraphStepper(model, batch, global_vector, local)
     except ValueError as error:  # what the fast stepper or the graph does not take

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from wavedil.inference.compiled import CompiledSampler, compiled_sampler_or_reason
 from wavedil.inference.fast import FastStepper
 from wavedil.inference.graph import graph_stepper_or_reason
+from wavedil.inference.source_filter import SignalLoop
 from wavedil.models.generator import WaveNet
 from wavedil.nn.checks import check_choice, check_positive_int
 
@@ -53,7 +54,8 @@ METHODS = (*STEPPERS, "compiled", "graph", "auto")
 #: resident: beyond, both paths wait on memory and the fast path's batched products win)
 AUTO_MAX_BATCH, AUTO_MAX_WEIGHT_BYTES = 4, 8 * 2**20
 
-Stepper = Callable[[Tensor], Tensor]
+#: ``stepper(x (B,), side (B, 2)?) -> params (B, C)``: one step of the network
+Stepper = Callable[..., Tensor]
 
 
 class Generation(NamedTuple):
@@ -62,15 +64,20 @@ class Generation(NamedTuple):
     Attributes:
         values: generated values ``(B, T)``: mu-law codes (long) for a categorical
             output, grid amplitudes (float) for a logistic mixture.
-        audio: the same decoded to ``(B, T)`` floats in [-1, 1].
+            A source-filter generator's values are its excitation's mu-law codes.
+        audio: the audio, ``(B, T)`` floats in [-1, 1]: the values decoded (and
+            de-emphasised), or a source-filter generator's signal de-emphasised.
         seconds: wall time of the sampling loop.
         method: the method that ran (``"auto"`` resolved, a fallback applied).
+        signal: ``(B, T)`` float64 signal ``y = p + e`` of a source-filter generator
+            before de-emphasis, else ``None``.
     """
 
     values: Tensor
     audio: Tensor
     seconds: float
     method: str = "fast"
+    signal: Tensor | None = None
 
 
 class CachedStepper:
@@ -89,11 +96,12 @@ class CachedStepper:
         self.state = model.init_state(batch)
 
     @torch.no_grad()
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, side: Tensor | None = None) -> Tensor:
         t = self.state.index
         local = None if self.local is None else self.local[..., t:t + 1]  # (B, L, 1)
         params, self.state = self.model.step(x.unsqueeze(-1), self.state, local,
-                                             self.global_vector)
+                                             self.global_vector,
+                                             None if side is None else side.unsqueeze(-1))
         return params[..., 0]  # (B, C)
 
 
@@ -109,18 +117,24 @@ class NaiveStepper:
                 "method='fast' or 'cached'.")
         self.model, self.global_vector, self.local = model, global_vector, local
         self.inputs: list[Tensor] = []  # the last receptive_field inputs
+        self.sides: list[Tensor] = []  # and their side inputs (source-filter generators)
         self.t = 0
 
     @torch.no_grad()
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, side: Tensor | None = None) -> Tensor:
         self.inputs.append(x)
+        if side is not None:
+            self.sides.append(side)
         if len(self.inputs) > self.model.receptive_field:
             del self.inputs[0]
+            if self.sides:
+                del self.sides[0]
         self.t += 1
         window = torch.stack(self.inputs, dim=-1)  # (B, <= receptive field)
+        sides = torch.stack(self.sides, dim=-1) if side is not None else None  # (B, 2, W)
         start = self.t - window.shape[-1]
         local = None if self.local is None else self.local[..., start:self.t]
-        params = self.model.forward_prepared(window, local, self.global_vector)
+        params = self.model.forward_prepared(window, local, self.global_vector, sides)
         return params[..., -1]  # (B, C)
 
 
@@ -203,12 +217,24 @@ def generate(
     batch = _batch_size(batch_size, global_cond, local_cond, prime)
     device = next(model.parameters()).device
     dist = model.output
-    primed = dist.encode(prime.to(device)) if prime is not None else None  # (B, P)
+    source_filter = model.linear_prediction is not None
+    prime = None if prime is None else prime.to(device)
+    # a prime in the model's domain: pre-emphasised, then codes (or, for a source-filter
+    # generator, the signal itself: its excitation depends on the prediction, step by step)
+    primed = None
+    if prime is not None:
+        primed = model.emphasize(prime.double() if source_filter else prime)  # (B, P)
+        primed = primed if source_filter else dist.encode(primed)
     prime_len = 0 if primed is None else primed.shape[-1]
     total = prime_len + num_samples
 
     gvec = model.global_vector(None if global_cond is None else global_cond.to(device))
-    local = model.upsample_local(None if local_cond is None else local_cond.to(device), total)
+    local_cond = None if local_cond is None else local_cond.to(device)
+    local = model.upsample_local(local_cond, total)
+    loop = None
+    if source_filter:
+        assert local_cond is not None  # upsample_local insists on it
+        loop = SignalLoop(model, model.prediction_coefficients(local_cond, total))
     generator = None
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
@@ -217,12 +243,13 @@ def generate(
     if quiet:
         method = auto_method(model, batch)
     stepper: Stepper | None = None
-    special = {"compiled": compiled_sampler_or_reason, "graph": graph_stepper_or_reason}
-    if method in special:
-        built = special[method](model, batch, gvec, local)
+    if method in ("compiled", "graph"):
+        built = (compiled_sampler_or_reason(model, batch, gvec, local,
+                                            None if loop is None else loop.coefficients)
+                 if method == "compiled" else graph_stepper_or_reason(model, batch, gvec, local))
         if isinstance(built, CompiledSampler):
-            return _generate_compiled(built, x, num_samples, primed, temperature, generator,
-                                      progress, on_progress)
+            return _generate_compiled(built, model, x, num_samples, primed, prime, temperature,
+                                      generator, progress, on_progress)
         if isinstance(built, str):
             if not quiet:
                 warnings.warn(f"method={method!r} is not available: {built}; using "
@@ -238,13 +265,15 @@ def generate(
                desc=f"generating ({method})", smoothing=0.1)
     start = time.perf_counter()
     for t in range(total):
-        params = stepper(x)  # (B, C)
+        params = stepper(x) if loop is None else stepper(x, loop.side(t))  # (B, C)
         if t < prime_len:
             assert primed is not None
-            x = primed[:, t]  # teacher-forced through the prime
+            x = primed[:, t] if loop is None else loop.force(t, primed[:, t])  # teacher-forced
         else:
             x = dist.sample(params, temperature, generator)  # (B,)
             values[:, t - prime_len] = x
+            if loop is not None:
+                loop.draw(t, x)
         if t % 64 == 63 or t == total - 1:
             if progress:
                 bar.update((t + 1) * batch - bar.n)
@@ -252,17 +281,29 @@ def generate(
                 on_progress(t + 1)
     seconds = time.perf_counter() - start
     bar.close()
-    return Generation(values, dist.decode(values), seconds, method)
+    signal = None if loop is None else loop.signal[:, prime_len:]
+    return Generation(values, _audio(model, values, signal, prime), seconds, method, signal)
 
 
-def _generate_compiled(sampler: CompiledSampler, x: Tensor, num_samples: int,
-                       primed: Tensor | None, temperature: float,
+def _audio(model: WaveNet, values: Tensor, signal: Tensor | None, prime: Tensor | None
+           ) -> Tensor:
+    """The generated audio ``(B, T)``: the values decoded (a source-filter generator: its
+    signal), de-emphasised after the prime's last sample, in [-1, 1]."""
+    if model.preemphasis == 0 and signal is None:
+        return model.output.decode(values)
+    y = model.output.decode(values) if signal is None else signal
+    previous = None if prime is None else prime[:, -1]
+    return model.deemphasize(y.double(), previous).clamp(-1.0, 1.0).float()
+
+
+def _generate_compiled(sampler: CompiledSampler, model: WaveNet, x: Tensor, num_samples: int,
+                       primed: Tensor | None, prime: Tensor | None, temperature: float,
                        generator: torch.Generator | None, progress: bool,
                        on_progress: Callable[[int], None] | None) -> Generation:
     """:func:`generate`'s loop in compiled chunks (the prime teacher-forced, then drawn)."""
     prime_len = 0 if primed is None else primed.shape[-1]
     total = prime_len + num_samples
-    parts = []
+    parts, signals = [], []
     bar = tqdm(total=total * sampler.batch, unit="sample", unit_scale=True,
                disable=not progress, desc="generating (compiled)", smoothing=0.1)
     start = time.perf_counter()
@@ -270,6 +311,8 @@ def _generate_compiled(sampler: CompiledSampler, x: Tensor, num_samples: int,
         steps = min(sampler.chunk, total - first)
         forced = None if primed is None else primed[:, first:first + steps]
         parts.append(sampler.run(x, steps, forced, temperature, generator))
+        if sampler.signal is not None:
+            signals.append(sampler.signal)
         x = parts[-1][:, -1]
         bar.update(steps * sampler.batch)
         if on_progress is not None:
@@ -277,4 +320,5 @@ def _generate_compiled(sampler: CompiledSampler, x: Tensor, num_samples: int,
     seconds = time.perf_counter() - start
     bar.close()
     values = torch.cat(parts, dim=-1)[:, prime_len:]
-    return Generation(values, sampler.output.decode(values), seconds, "compiled")
+    signal = torch.cat(signals, dim=-1)[:, prime_len:] if signals else None
+    return Generation(values, _audio(model, values, signal, prime), seconds, "compiled", signal)

@@ -18,6 +18,18 @@ Shape legend: B batch, T samples, N conditioning frames, ``R`` residual,
 ``forward`` is teacher forcing: given the values ``x[0..T-1]`` it returns, at
 every ``t``, the parameters of the distribution of the value that *follows*
 ``x[t]``. Output ``t`` depends on ``x[t - receptive_field + 1 .. t]`` only.
+:meth:`WaveNet.teacher_forcing` prepares those inputs and targets from audio.
+
+Two options change what is modelled (both off by default):
+
+* ``preemphasis = a`` (noise shaping): the model learns ``y[t] = s[t] - a s[t-1]``
+  and generation de-emphasises, so the sampling noise falls off with frequency as
+  speech does (:mod:`wavedil.dsp.emphasis`).
+* ``linear_prediction`` (a source-filter vocoder, as LPCNet): the distribution is
+  over the *excitation* ``e_t = y_t - p_t``, where ``p_t`` is the linear prediction
+  of ``y_t`` from the past signal with coefficients computed from the mel frames;
+  the network also receives ``y_{t-1}`` and ``p_t`` (the *side inputs*), and the
+  sample is ``y_t = p_t + e_t`` (:mod:`wavedil.nn.linear_prediction`).
 """
 
 from __future__ import annotations
@@ -29,14 +41,32 @@ import torch
 from torch import Tensor, nn
 
 from wavedil.distributions import MuLawCategorical, OutputDistribution
+from wavedil.dsp.emphasis import check_emphasis, deemphasis, preemphasis
 from wavedil.models.inputs import INPUT_ENCODINGS, InputEncoding, make_input
 from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
 from wavedil.nn.cache import RingBuffer, StreamingBlock
 from wavedil.nn.checks import check_choice, check_positive_int
 from wavedil.nn.conv import receptive_field_of
+from wavedil.nn.linear_prediction import LinearPrediction
 from wavedil.spec import serializable
 
-__all__ = ["INPUT_ENCODINGS", "WaveNet", "WaveNetState"]
+__all__ = ["INPUT_ENCODINGS", "TeacherForcing", "WaveNet", "WaveNetState"]
+
+
+class TeacherForcing(NamedTuple):
+    """What :meth:`WaveNet.teacher_forcing` returns for a batch of audio.
+
+    Attributes:
+        inputs: ``(B, T)`` values fed at each step (the targets shifted right).
+        target: ``(B, T)`` values to predict: codes or amplitudes of the (pre-emphasised)
+            signal, or with linear prediction the excitation's mu-law codes.
+        side: ``(B, 2, T)`` float64 side inputs ``[y_{t-1}, p_t]`` of a source-filter
+            generator, else ``None``.
+    """
+
+    inputs: Tensor
+    target: Tensor
+    side: Tensor | None = None
 
 class WaveNetState(NamedTuple):
     """The generator's streaming cache (see :meth:`WaveNet.init_state`).
@@ -94,6 +124,12 @@ class WaveNet(nn.Module):
             ``ContextModule(skip_channels, causal=True)``: more context at the skip
             rate. Identity-initialised, it leaves an untrained model's output as it
             would be without it.
+        preemphasis: noise shaping: the model learns the signal pre-emphasised by
+            this coefficient (0: off; LPCNet uses 0.85) and generation de-emphasises.
+        linear_prediction: a :class:`~wavedil.nn.LinearPrediction` (its mel settings
+            those of ``local_channels``/``local_hop_length``): model the excitation
+            of a linear predictor computed from the mel frames. Needs the mu-law
+            output and the embedding input encoding.
 
     Shape:
         - x: ``(B, T)`` long codes (``embedding``/``onehot``) or float values.
@@ -126,8 +162,11 @@ class WaveNet(nn.Module):
         separable: bool = False,
         conv_impl: str = "direct",
         context: nn.Module | None = None,
+        preemphasis: float = 0.0,
+        linear_prediction: LinearPrediction | None = None,
     ) -> None:
         super().__init__()
+        self.preemphasis = check_emphasis(preemphasis)
         self.output = output if output is not None else MuLawCategorical()
         self.input_encoding = check_choice("input_encoding", input_encoding, INPUT_ENCODINGS)
         if input_encoding == "continuous" and self.output.discrete:
@@ -206,6 +245,29 @@ class WaveNet(nn.Module):
                 raise ValueError(f"Expected a context block of skip_channels={skip_channels} "
                                  f"channels, but found {channels}.")
         self.context = context
+        self.linear_prediction = linear_prediction
+        if linear_prediction is not None:
+            self._check_linear_prediction(linear_prediction, residual_channels)
+
+    def _check_linear_prediction(self, lp: LinearPrediction, residual_channels: int) -> None:
+        if not isinstance(self.output, MuLawCategorical) or self.output.classes != lp.classes:
+            raise ValueError(f"Expected a MuLawCategorical output of {lp.classes} classes with "
+                             f"linear_prediction (it models the excitation's mu-law codes), but "
+                             f"found {self.output!r}.")
+        if self.input_encoding != "embedding":
+            raise ValueError("Expected input_encoding 'embedding' with linear_prediction (its "
+                             f"side inputs are embedded beside it), but found "
+                             f"{self.input_encoding!r}.")
+        if self.local_upsampler is None or (self.local_channels, self.local_upsampler.hop_length
+                                            ) != (lp.n_mels, lp.hop_length):
+            hop = None if self.local_upsampler is None else self.local_upsampler.hop_length
+            raise ValueError(
+                f"Expected local conditioning on the linear prediction's frames ({lp.n_mels} "
+                f"bands every {lp.hop_length} samples), but found local_channels="
+                f"{self.local_channels}, local_hop_length={hop}.")
+        if lp.embedding.embedding_dim != residual_channels:
+            raise ValueError(f"Expected linear_prediction's residual_channels to be the model's "
+                             f"{residual_channels}, but found {lp.embedding.embedding_dim}.")
 
     @property
     def receptive_field(self) -> int:
@@ -224,9 +286,79 @@ class WaveNet(nn.Module):
         """The output head's last 1x1 convolution (skip -> distribution parameters)."""
         return self.head[3]
 
-    def embed_input(self, x: Tensor) -> Tensor:
-        """Previous values ``(B, T)`` -> residual stream ``(B, R, T)``."""
-        return self.input_layer(x)
+    def embed_input(self, x: Tensor, side: Tensor | None = None) -> Tensor:
+        """Previous values ``(B, T)`` (and a source-filter generator's side inputs
+        ``(B, 2, T)``) -> residual stream ``(B, R, T)``."""
+        return self._add_side(self.input_layer(x), side)  # (B, R, T)
+
+    def _add_side(self, h: Tensor, side: Tensor | None) -> Tensor:
+        """``h (B, R, T)`` plus the embedded side inputs ``(B, 2, T)`` of a source-filter
+        generator (checked: given exactly when the model has linear prediction)."""
+        if self.linear_prediction is None:
+            if side is not None:
+                raise ValueError("This WaveNet has no linear prediction, but side inputs "
+                                 "were given.")
+            return h
+        if side is None:
+            raise ValueError("Expected side inputs (B, 2, T) for a generator with linear "
+                             "prediction (see WaveNet.teacher_forcing), but found None.")
+        return h + self.linear_prediction(side).to(h.dtype)  # (B, R, T)
+
+    # -- what is modelled: emphasis, linear prediction, teacher forcing ----------------------
+
+    def emphasize(self, audio: Tensor, previous: Tensor | None = None) -> Tensor:
+        """Audio -> the signal the model learns (pre-emphasised, or as is).
+
+        Shape:
+            ``(B, T) -> (B, T)``
+        """
+        return preemphasis(audio, self.preemphasis, previous)
+
+    def deemphasize(self, signal: Tensor, previous: Tensor | None = None) -> Tensor:
+        """The model's signal -> audio (the inverse of :meth:`emphasize`; ``previous``
+        the audio sample before ``signal``'s first, if it continues one).
+
+        Shape:
+            ``(B, T) -> (B, T)``
+        """
+        return deemphasis(signal, self.preemphasis, previous)
+
+    def prediction_coefficients(self, local_cond: Tensor, length: int) -> Tensor:
+        """Per-sample linear-prediction coefficients of the first ``length`` samples
+        from mel frames (see :meth:`LinearPrediction.coefficients`).
+
+        Shape:
+            ``(B, F, N) -> (B, p, length)`` float64
+        """
+        if self.linear_prediction is None:
+            raise ValueError("This WaveNet has no linear prediction.")
+        self.upsample_local(local_cond, length)  # the same checks as the conditioning
+        return self.linear_prediction.coefficients(local_cond, length, self.preemphasis)
+
+    def teacher_forcing(self, audio: Tensor, local_cond: Tensor | None = None
+                        ) -> TeacherForcing:
+        """Inputs and targets for training on ``audio``: the (pre-emphasised) signal
+        encoded, shifted right as input; with linear prediction the excitation's codes
+        and the side inputs, ``p_t`` predicted from the true past.
+
+        Shape:
+            ``audio (B, T), local_cond (B, F, N)? -> TeacherForcing((B, T), (B, T),
+            (B, 2, T)?)``
+        """
+        y = self.emphasize(audio)  # (B, T)
+        lp = self.linear_prediction
+        if lp is None:
+            target = self.output.encode(y)
+            return TeacherForcing(self.shift_right(target), target)
+        if local_cond is None:
+            raise ValueError("Expected local_cond (mel frames) for a generator with linear "
+                             "prediction, but found None.")
+        y = y.double()
+        prediction = lp.predict(y, self.prediction_coefficients(local_cond, y.shape[-1]))
+        target = lp.codes(y - prediction)  # (B, T) excitation codes
+        previous = torch.nn.functional.pad(y, (1, 0))[..., :-1]  # (B, T): y_{t-1}
+        return TeacherForcing(self.shift_right(target), target,
+                              torch.stack([previous, prediction], dim=1))
 
     def global_vector(self, global_cond: Tensor | None) -> Tensor | None:
         """Class ids ``(B,)`` or vectors ``(B, E)`` -> vectors ``(B, E)`` (or None)."""
@@ -286,16 +418,18 @@ class WaveNet(nn.Module):
         x: Tensor,
         local_cond: Tensor | None = None,
         global_cond: Tensor | None = None,
+        side: Tensor | None = None,
     ) -> Tensor:
         local = self.upsample_local(local_cond, x.shape[-1])  # (B, L, T) or None
-        return self.forward_prepared(x, local, self.global_vector(global_cond))
+        return self.forward_prepared(x, local, self.global_vector(global_cond), side)
 
     def forward_prepared(
-        self, x: Tensor, local: Tensor | None, global_vector: Tensor | None
+        self, x: Tensor, local: Tensor | None, global_vector: Tensor | None,
+        side: Tensor | None = None,
     ) -> Tensor:
         """``forward`` with conditioning already prepared: ``local`` ``(B, L, T)`` from
         :meth:`upsample_local`, ``global_vector`` ``(B, E)`` from :meth:`global_vector`."""
-        return self.forward_hidden(self.embed_input(x), local, global_vector)
+        return self.forward_hidden(self.embed_input(x, side), local, global_vector)
 
     def forward_hidden(self, h: Tensor, local: Tensor | None, global_vector: Tensor | None
                        ) -> Tensor:
@@ -336,17 +470,21 @@ class WaveNet(nn.Module):
         state: WaveNetState,
         local: Tensor | None = None,
         global_vector: Tensor | None = None,
+        side: Tensor | None = None,
     ) -> tuple[Tensor, WaveNetState]:
         """One step of ``forward``: the parameters at step ``t = state.index``.
 
         Conditioning is given already prepared: ``local`` is the step's column of
         :meth:`upsample_local` and ``global_vector`` the output of :meth:`global_vector`
-        (both computed once per sequence, not per step).
+        (both computed once per sequence, not per step); ``side`` the step's side
+        inputs of a source-filter generator.
 
         Shape:
-            ``x (B, 1), local (B, L, 1)?, global_vector (B, E)? -> (B, C, 1), state``
+            ``x (B, 1), local (B, L, 1)?, global_vector (B, E)?, side (B, 2, 1)?
+            -> (B, C, 1), state``
         """
         h, first = self.input_layer.step(x, state.input)  # (B, R, 1)
+        h = self._add_side(h, side)
         out, stack = self.stack.step(h, state.stack, local, global_vector)
         skip, context = out.skip, None  # (B, S, 1)
         if self.context is not None:

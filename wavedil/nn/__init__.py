@@ -1,7 +1,8 @@
 """Building blocks: dilated convolutions (direct, space-to-batch, depthwise-separable),
 the gated residual block, stacks, the context module, the multi-rate (ASPP) block,
-conditioning upsamplers, pooling, classifier front ends and their training-time
-augmentation (SpecAugment, mel warping). Each is usable alone:
+conditioning upsamplers, linear prediction from mel frames, pooling, classifier front
+ends and their training-time augmentation (SpecAugment, mel warping). Each is usable
+alone:
 
     >>> from wavedil.nn import ResidualBlock
 """
@@ -12,6 +13,7 @@ from wavedil.nn.context import ContextModule
 from wavedil.nn.conv import CausalConv1d, DilatedConv1d, receptive_field_of
 from wavedil.nn.cost import Cost, cost, separable_saving
 from wavedil.nn.frontends import Features, LogMelFrontend, MFCCFrontend, WaveformFrontend
+from wavedil.nn.linear_prediction import LinearPrediction
 from wavedil.nn.pooling import Pooling, lengths_to_mask
 from wavedil.nn.residual import BlockOutput, ResidualBlock
 from wavedil.nn.separable import SeparableConv1d
@@ -28,6 +30,7 @@ __all__ = [
     "DilatedConv1d",
     "DilatedStack",
     "Features",
+    "LinearPrediction",
     "LocalUpsampler",
     "LogMelFrontend",
     "MFCCFrontend",

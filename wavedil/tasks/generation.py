@@ -23,10 +23,9 @@ class GenerationTask(Task):
     model: WaveNet
 
     def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
-        target = self.model.output.encode(batch["audio"])  # (B, T)
-        params = self.model(
-            self.model.shift_right(target), batch.get("local_cond"), batch.get("global_cond")
-        )  # (B, C, T)
+        local_cond = batch.get("local_cond")
+        inputs, target, side = self.model.teacher_forcing(batch["audio"], local_cond)  # (B, T)
+        params = self.model(inputs, local_cond, batch.get("global_cond"), side)  # (B, C, T)
         loss = self.model.output.nll(params, target).mean()
         on_step = stage == "train"
         self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step,

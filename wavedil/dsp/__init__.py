@@ -1,0 +1,34 @@
+"""Signal processing as pure, batched functions: pre-emphasis (noise shaping) and
+linear prediction (Levinson-Durbin from the autocorrelation of a power spectrum,
+itself recovered from mel frames).
+
+    >>> from wavedil.dsp import levinson_durbin, preemphasis
+"""
+
+from wavedil.dsp.emphasis import check_emphasis, deemphasis, preemphasis
+from wavedil.dsp.lpc import (
+    LPC,
+    MEL_INVERSIONS,
+    autocorrelation_from_power,
+    emphasis_response,
+    lag_window,
+    levinson_durbin,
+    lpc_spectrum,
+    mel_to_linear_power,
+    prediction_gain_db,
+)
+
+__all__ = [
+    "LPC",
+    "MEL_INVERSIONS",
+    "autocorrelation_from_power",
+    "check_emphasis",
+    "deemphasis",
+    "emphasis_response",
+    "lag_window",
+    "levinson_durbin",
+    "lpc_spectrum",
+    "mel_to_linear_power",
+    "prediction_gain_db",
+    "preemphasis",
+]
