@@ -33,10 +33,10 @@ from timing import interleaved, medians, spread_pct
 
 from wavedil.checkpoint import load_classifier
 from wavedil.cli.evaluate_vocoder import select_clips
-from wavedil.cli.resynth import decode_for_vocoder
 from wavedil.data.sources import FSDD_PATTERN, fsdd_recordings
 from wavedil.inference.vocoder import (
     VocoderClip,
+    decode_for_vocoder,
     evaluate_vocoder,
     load_vocoder,
     mel_frames,

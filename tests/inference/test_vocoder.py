@@ -18,9 +18,15 @@ from wavedil.inference.vocoder import (
     evaluate_vocoder,
     griffin_lim,
     mel_frames,
+    perceptual_scores,
     resynthesize,
 )
-from wavedil.metrics import log_mel_distance, mel_cepstral_distortion
+from wavedil.metrics import (
+    analysis_settings,
+    log_mel_distance,
+    mel_cepstral_distortion,
+    perceptual_available,
+)
 from wavedil.models import WaveNet
 
 RATE = 8000
@@ -183,6 +189,19 @@ def test_griffin_lim_comes_near_the_frames_it_was_given():
     assert griffin_lim(frames.unsqueeze(0).expand(2, -1, -1), RATE, MEL).shape[0] == 2
 
 
+def test_perceptual_scores_of_the_originals_are_the_maxima():
+    pytest.importorskip("pesq")
+    pytest.importorskip("pystoi")
+    clips = [vowel(4000) * (0.5 + 0.1 * i) for i in range(4)]
+    scores = perceptual_scores(clips, clips, RATE, seconds=1.0)
+    assert scores["perceptual_segments"] == 2
+    assert scores["pesq"] == pytest.approx(4.549, abs=0.01)
+    assert scores["stoi"] == pytest.approx(1.0, abs=1e-6)
+    noisy = [c + 0.05 * torch.randn_like(c) for c in clips]
+    worse = perceptual_scores(clips, noisy, RATE, seconds=1.0)
+    assert worse["pesq"] < scores["pesq"] and worse["stoi"] < scores["stoi"]
+
+
 def test_evaluation_scores_both_methods_and_the_classifier(learnt):
     model, clip = learnt
 
@@ -200,6 +219,11 @@ def test_evaluation_scores_both_methods_and_the_classifier(learnt):
         assert summary[method]["relative_accuracy"] == summary["accuracy"][method]
         assert summary[method]["mcd_db"] > 0 and summary[method]["real_time_factor"] > 0
         assert len(result["audio"][method]) == 2
+        if perceptual_available():  # PESQ and STOI on the two clips joined into one segment
+            assert summary[method]["perceptual_segments"] == 1
+            assert 1.0 <= summary[method]["pesq"] <= 4.55
+            assert 0.0 < summary[method]["stoi"] <= 1.0
+    assert summary["analysis"] == analysis_settings(RATE)
     row = result["files"][0]
     assert set(row["vocoder"]) == {"mcd_db", "log_mel_distance_db", "f0_rmse_cents",
                                    "f0_rmse_hz", "voicing_error"}

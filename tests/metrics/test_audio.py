@@ -10,6 +10,8 @@ import torch
 
 from wavedil.metrics import (
     PitchTrack,
+    analysis_settings,
+    cepstrum_from_log_mel,
     f0_errors,
     log_mel_distance,
     mel_cepstral_distortion,
@@ -60,9 +62,48 @@ def test_a_different_spectrum_is_far_and_farther_than_a_near_one():
 def test_dtw_alignment_forgives_a_delay_that_frame_pairing_does_not():
     x = _tone(150.0) * torch.hann_window(4000, dtype=torch.float32)
     late = torch.cat([torch.zeros(256), x[:-256]])
-    aligned = mel_cepstral_distortion(x, late, RATE, MEL)
-    paired = mel_cepstral_distortion(x, late, RATE, MEL, align=False)
+    aligned = mel_cepstral_distortion(x, late, RATE, MEL, align=True)
+    paired = mel_cepstral_distortion(x, late, RATE, MEL)  # the default: frame i with frame i
     assert aligned < paired
+
+
+def test_the_cepstrum_of_a_known_log_spectrum_comes_back_on_the_usual_scale():
+    bands = 40
+    w = np.pi * (np.arange(bands) + 0.5) / bands
+    c = np.array([0.4, -0.2, 0.1, 0.05])
+    log_x = 1.5 + 2 * sum(c[d] * np.cos((d + 1) * w) for d in range(4))  # (F,)
+    got = cepstrum_from_log_mel(np.stack([log_x, log_x + 0.3], axis=1), 13)  # (13, 2)
+    assert np.allclose(got[:4, 0], c) and np.allclose(got[4:, 0], 0, atol=1e-12)
+    assert np.allclose(got[:, 1], got[:, 0])  # a level moves c_0 only
+    # the orthonormal DCT (librosa, the old scale) reads sqrt(2F) = 8.94 times more
+    import librosa
+
+    ortho = librosa.feature.mfcc(S=log_x[:, None], n_mfcc=5, dct_type=2, norm="ortho")[1:, 0]
+    assert np.allclose(ortho / math.sqrt(2 * bands), c)
+
+
+def test_mcd_of_a_known_cepstral_difference():
+    # two log-mel amplitudes whose cepstra differ by 0.1 in c_1 and 0.05 in c_2:
+    # MCD = 10 / ln 10 * sqrt(2 (0.1^2 + 0.05^2)) = 0.6866 dB, whatever the band count
+    for bands in (20, 40, 80):
+        w = np.pi * (np.arange(bands) + 0.5) / bands
+        a = 0.3 * np.cos(w)
+        b = a + 2 * (0.1 * np.cos(w) + 0.05 * np.cos(2 * w))
+        diff = cepstrum_from_log_mel(a[:, None]) - cepstrum_from_log_mel(b[:, None])
+        mcd = 10 / math.log(10) * math.sqrt(2 * (diff**2).sum())
+        assert mcd == pytest.approx(10 / math.log(10) * math.sqrt(2 * 0.0125), rel=1e-9)
+    # and through audio: a spectral tilt by a first-order filter scores a few dB, not tens
+    x = _noise(1.0)
+    tilted = torch.from_numpy(np.convolve(x.numpy(), [1.0, -0.5], mode="same")).float()
+    assert 0.5 < mel_cepstral_distortion(x, tilted, RATE, MEL) < 5.0
+
+
+def test_analysis_settings_scale_with_the_rate():
+    assert analysis_settings(8000) == MEL
+    for rate in (16000, 22050, 24000, 44100):
+        settings = analysis_settings(rate)
+        assert 0.02 <= settings["n_fft"] / rate <= 0.05
+        assert settings["hop_length"] * 4 == settings["n_fft"]
 
 
 def test_mel_cepstrum_shape_and_bad_sizes():

@@ -6,7 +6,9 @@
 Every input is resynthesised from its log-mel frames twice, by the vocoder and by
 Griffin-Lim (torchaudio), and both are scored against the original: mel-cepstral
 distortion, log-mel distance, F0 error and voicing decision error (see
-:mod:`wavedil.metrics.audio`). With ``--classifier``, intelligibility too: the
+:mod:`wavedil.metrics.audio`; on fixed analysis settings per rate), and PESQ and
+STOI on the clips joined into segments of about 8 s (:mod:`wavedil.metrics.perceptual`;
+with the ``quality`` extra installed). With ``--classifier``, intelligibility too: the
 classifier's accuracy on each resynthesis next to its accuracy on the originals
 (labels from FSDD-style names ``{label}_{speaker}_{index}``, ``--pattern``, or
 else the parent folder's name).
@@ -35,12 +37,12 @@ from tqdm.auto import tqdm
 from wavedil.checkpoint import load_classifier
 from wavedil.cli.arguments import device, non_negative_float, positive_int, regex
 from wavedil.cli.common import UsageError, check_outputs, expand_paths, run_cli
-from wavedil.cli.resynth import decode_for_vocoder
 from wavedil.data.io import AudioError, write_audio
 from wavedil.data.sources import FSDD_PATTERN
 from wavedil.inference.vocoder import (
     METHODS_SCORED,
     VocoderClip,
+    decode_for_vocoder,
     evaluate_vocoder,
     load_vocoder,
 )
@@ -110,22 +112,23 @@ def select_clips(paths: Sequence[Path], pattern: str, speakers: Sequence[str] | 
 def report_markdown(summary: dict[str, Any]) -> str:
     """The summary as a Markdown table: one row per method."""
     lines = [f"{summary['files']} files, {summary['audio_seconds']:.1f} s of audio", "",
-             "| method | MCD (dB) | log-mel distance (dB) | F0 RMSE (cents) | voicing error "
-             "| accuracy | relative accuracy | real-time factor |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| method | MCD (dB) | log-mel distance (dB) | PESQ | STOI | F0 RMSE (cents) "
+             "| voicing error | accuracy | relative accuracy | real-time factor |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     accuracy = summary.get("accuracy", {})
 
     def cell(value: Any, fmt: str = "{:.2f}") -> str:
         return "-" if value is None else fmt.format(value)
 
     if accuracy:
-        lines.append(f"| original | 0 | 0 | 0 | 0 | {cell(accuracy['original'], '{:.1%}')} "
-                     "| 1 | - |")
+        lines.append(f"| original | 0 | 0 | - | 1 | 0 | 0 "
+                     f"| {cell(accuracy['original'], '{:.1%}')} | 1 | - |")
     for method in METHODS_SCORED:
         row = summary[method]
         lines.append(
             f"| {method.replace('_', '-')} | {cell(row['mcd_db'])} "
-            f"| {cell(row['log_mel_distance_db'])} | {cell(row['f0_rmse_cents'], '{:.0f}')} "
+            f"| {cell(row['log_mel_distance_db'])} | {cell(row.get('pesq'))} "
+            f"| {cell(row.get('stoi'), '{:.3f}')} | {cell(row['f0_rmse_cents'], '{:.0f}')} "
             f"| {cell(row['voicing_error'], '{:.3f}')} "
             f"| {cell(accuracy.get(method), '{:.1%}')} "
             f"| {cell(row.get('relative_accuracy'), '{:.3f}')} "

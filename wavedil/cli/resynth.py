@@ -28,15 +28,11 @@ from tqdm.auto import tqdm
 
 from wavedil.cli.arguments import device, non_negative_float, positive_int
 from wavedil.cli.common import UsageError, check_outputs, count_failures, run_cli
-from wavedil.data.functional import resample, to_mono
-from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, read_audio, write_audio
+from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, write_audio
 from wavedil.inference import METHODS
-from wavedil.inference.vocoder import load_vocoder, mel_frames, resynthesize
+from wavedil.inference.vocoder import decode_for_vocoder, load_vocoder, mel_frames, resynthesize
 
-__all__ = ["SILENCE_PEAK", "decode_for_vocoder", "main", "plan_outputs"]
-
-#: A clip whose loudest sample stays below this (about -80 dBFS) is silent.
-SILENCE_PEAK = 1e-4
+__all__ = ["main", "plan_outputs"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,27 +77,6 @@ def plan_outputs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Pa
         else:
             planned.append((path, out / path.stem))
     return planned
-
-
-def decode_for_vocoder(path: Path, sample_rate: int, allow_resample: bool) -> torch.Tensor:
-    """``(T,)`` mono audio of ``path`` at ``sample_rate``, refused when it is silent or
-    at another rate (unless ``allow_resample``).
-
-    Raises:
-        FileNotFoundError, AudioError: naming the file and what was expected.
-    """
-    audio, rate = read_audio(path)  # (C, T)
-    mono = to_mono(audio)
-    if rate != sample_rate:
-        if not allow_resample:
-            raise AudioError(f"{path} is at {rate} Hz; this vocoder expects {sample_rate} Hz "
-                             "(pass --resample to convert it).")
-        mono = resample(mono, rate, sample_rate)
-    peak = float(mono.abs().max())
-    if peak < SILENCE_PEAK:
-        raise AudioError(f"{path} is silent (peak amplitude {peak:.1e}); expected audio with "
-                         "something to resynthesise.")
-    return mono
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ Sorting keeps the padding (work thrown away) small.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,26 +22,34 @@ import torchaudio
 from torch import Tensor
 
 from wavedil.data.features import check_mel_settings, mel_extractor, pad_frames
+from wavedil.data.functional import resample, to_mono
+from wavedil.data.io import AudioError, read_audio
 from wavedil.inference.sampler import generate
 from wavedil.models.generator import WaveNet
 from wavedil.nn.checks import check_positive_int
 
 __all__ = [
     "METHODS_SCORED",
+    "SILENCE_PEAK",
     "LoadedVocoder",
     "Resynthesis",
     "VocoderClip",
     "check_vocoder",
+    "decode_for_vocoder",
     "evaluate_vocoder",
     "griffin_lim",
     "load_vocoder",
     "mel_frames",
+    "perceptual_scores",
     "resynthesize",
     "score_clip",
 ]
 
 #: Silent frames after each clip's own: the upsampler's convs reach this far.
 _EDGE_FRAMES = 2
+
+#: A clip whose loudest sample stays below this (about -80 dBFS) is silent.
+SILENCE_PEAK = 1e-4
 
 
 class Resynthesis(NamedTuple):
@@ -102,6 +111,27 @@ def load_vocoder(path: str | Path, map_location: Any = "cpu") -> LoadedVocoder:
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
     return LoadedVocoder(loaded.model, loaded.info, settings)
+
+
+def decode_for_vocoder(path: Path, sample_rate: int, allow_resample: bool) -> torch.Tensor:
+    """``(T,)`` mono audio of ``path`` at ``sample_rate``, refused when it is silent or
+    at another rate (unless ``allow_resample``).
+
+    Raises:
+        FileNotFoundError, AudioError: naming the file and what was expected.
+    """
+    audio, rate = read_audio(path)  # (C, T)
+    mono = to_mono(audio)
+    if rate != sample_rate:
+        if not allow_resample:
+            raise AudioError(f"{path} is at {rate} Hz; this vocoder expects {sample_rate} Hz "
+                             "(allow resampling to convert it: --resample in the CLIs).")
+        mono = resample(mono, rate, sample_rate)
+    peak = float(mono.abs().max())
+    if peak < SILENCE_PEAK:
+        raise AudioError(f"{path} is silent (peak amplitude {peak:.1e}); expected audio with "
+                         "something to resynthesise.")
+    return mono
 
 
 def mel_frames(audio: Tensor, sample_rate: int, settings: Mapping[str, Any]) -> Tensor:
@@ -219,16 +249,22 @@ class VocoderClip(NamedTuple):
 METHODS_SCORED = ("vocoder", "griffin_lim")
 
 
-def score_clip(reference: Tensor, test: Tensor, sample_rate: int, settings: Mapping[str, Any],
+def score_clip(reference: Tensor, test: Tensor, sample_rate: int,
+               settings: Mapping[str, Any] | None = None,
                reference_pitch: Any = None) -> dict[str, float | None]:
-    """Every quality measure of ``test`` against ``reference`` (see :mod:`wavedil.metrics`)."""
+    """Every per-clip quality measure of ``test`` against ``reference`` (see
+    :mod:`wavedil.metrics`), on the analysis ``settings`` (default: the fixed
+    :func:`~wavedil.metrics.analysis_settings` of the rate, whatever the vocoder's
+    frames, so that vocoders with other frames are scored alike)."""
     from wavedil.metrics import (
+        analysis_settings,
         f0_errors,
         log_mel_distance,
         mel_cepstral_distortion,
         pitch_track,
     )
 
+    settings = settings or analysis_settings(sample_rate)
     hop = settings["hop_length"]
     if reference_pitch is None:
         reference_pitch = pitch_track(reference, sample_rate, hop)
@@ -237,6 +273,26 @@ def score_clip(reference: Tensor, test: Tensor, sample_rate: int, settings: Mapp
         "log_mel_distance_db": round(log_mel_distance(reference, test, sample_rate, settings), 4),
         **f0_errors(reference_pitch, pitch_track(test, sample_rate, hop)),
     }
+
+
+def perceptual_scores(references: Sequence[Tensor], tests: Sequence[Tensor],
+                      sample_rate: int, seconds: float = 8.0) -> dict[str, Any]:
+    """PESQ and STOI of ``tests`` against ``references``, on the clips joined into
+    segments of about ``seconds`` (:func:`~wavedil.metrics.joined_segments`): the means
+    over segments, and how many there were; ``None`` each without the ``pesq`` and
+    ``pystoi`` packages (``pip install 'wavedil[quality]'``)."""
+    from wavedil.metrics import joined_segments, perceptual_available, pesq_score, stoi_score
+
+    if not perceptual_available() or not references:
+        return {"pesq": None, "stoi": None, "perceptual_segments": 0}
+    segments = joined_segments(references, tests, sample_rate, seconds)
+    scores: dict[str, list[float]] = {"pesq": [], "stoi": []}
+    for reference, test in segments:
+        for name, score in (("pesq", pesq_score), ("stoi", stoi_score)):
+            with contextlib.suppress(ValueError):  # a segment without speech: not scored
+                scores[name].append(score(reference, test, sample_rate))
+    return {**{k: round(sum(v) / len(v), 4) if v else None for k, v in scores.items()},
+            "perceptual_segments": len(segments)}
 
 
 def evaluate_vocoder(
@@ -277,9 +333,10 @@ def evaluate_vocoder(
     from tqdm.auto import tqdm
 
     from wavedil.inference.classify import classify_clips
-    from wavedil.metrics import pitch_track
+    from wavedil.metrics import analysis_settings, pitch_track
 
     settings = check_mel_settings(settings)
+    analysis = analysis_settings(sample_rate)
     frames = [mel_frames(c.audio, sample_rate, settings) for c in clips]
     lengths = [len(c.audio) for c in clips]
     vocoded = resynthesize(model, frames, lengths, batch_size, temperature=temperature,
@@ -292,20 +349,23 @@ def evaluate_vocoder(
 
     rows: list[dict[str, Any]] = []
     for i, clip in enumerate(tqdm(clips, desc="scoring", unit="file", disable=not progress)):
-        pitch = pitch_track(clip.audio, sample_rate, settings["hop_length"])
+        pitch = pitch_track(clip.audio, sample_rate, analysis["hop_length"])
         row: dict[str, Any] = {"file": clip.name, "samples": lengths[i]}
         for method in METHODS_SCORED:
-            row[method] = score_clip(clip.audio, audio[method][i], sample_rate, settings, pitch)
+            row[method] = score_clip(clip.audio, audio[method][i], sample_rate, analysis, pitch)
         rows.append(row)
 
     seconds = sum(lengths) / sample_rate
-    summary: dict[str, Any] = {"files": len(clips), "audio_seconds": round(seconds, 3)}
+    summary: dict[str, Any] = {"files": len(clips), "audio_seconds": round(seconds, 3),
+                               "analysis": analysis}
     for method in METHODS_SCORED:
         means = {}
         for key in rows[0][method] if rows else ():
             values = [r[method][key] for r in rows if r[method][key] is not None]
             means[key] = round(sum(values) / len(values), 4) if values else None
         summary[method] = means
+        summary[method].update(perceptual_scores([c.audio for c in clips], audio[method],
+                                                 sample_rate))
     summary["vocoder"]["real_time_factor"] = round(seconds / max(vocoded.seconds, 1e-9), 3)
     summary["vocoder"]["batch"] = batch_size
     summary["vocoder"]["temperature"] = temperature

@@ -3,14 +3,20 @@
 Shape legend: T samples, F mel bands, N frames, D cepstral coefficients.
 
 All take a reference and a test clip at the same rate and compare their analyses
-frame by frame (a resynthesis is sample-aligned with its original by construction;
-:func:`mel_cepstral_distortion` also aligns by dynamic time warping, as is usual):
+frame by frame, frame ``i`` against frame ``i``: a resynthesis is sample-aligned
+with its original by construction, so no time warping is needed (dynamic time
+warping would pair each frame with its closest match and flatter a resynthesis
+that drifts; :func:`mel_cepstral_distortion` offers it for unaligned pairs). The
+analysis settings are the caller's; :func:`analysis_settings` gives fixed ones per
+rate, so that vocoders with different frames are scored alike.
 
 * :func:`log_mel_distance`: root-mean-square difference of the log-mel power over
   the bands, in dB, averaged over frames (a known gain ``g`` gives ``20 log10 g``).
-* :func:`mel_cepstral_distortion`: ``10 / ln 10 * sqrt(2 * sum_d (c_d - c'_d)^2)`` dB
-  over the mel-cepstral coefficients ``c_1 .. c_13`` of the log mel amplitude
-  (``c_0``, the level, left out, as is usual), averaged over the DTW path.
+* :func:`mel_cepstral_distortion` (Kubichek, 1993, on the scale SPTK and vocoder
+  papers use): ``10 / ln 10 * sqrt(2 * sum_{d=1..13} (c_d - c'_d)^2)`` dB, averaged
+  over frames, where ``c_d`` are the cepstral coefficients of the log mel amplitude
+  in the convention ``log|X(w)| = c_0 + 2 sum_d c_d cos(d w)`` over the mel-warped
+  frequency axis (:func:`cepstrum_from_log_mel`; ``c_0``, the level, left out).
 * :func:`pitch_track` and :func:`f0_errors`: F0 by probabilistic YIN (librosa's
   ``pyin``), its error in cents where both clips are voiced, and the voicing
   decision error (the share of frames voiced in one clip but not the other).
@@ -31,6 +37,8 @@ from wavedil.data.features import mel_extractor
 
 __all__ = [
     "PitchTrack",
+    "analysis_settings",
+    "cepstrum_from_log_mel",
     "f0_errors",
     "log_mel_distance",
     "mel_cepstral_distortion",
@@ -39,6 +47,20 @@ __all__ = [
 ]
 
 _DB_PER_NEPER = 10.0 / math.log(10.0)  # dB per unit of natural log of power
+
+
+def analysis_settings(sample_rate: int) -> dict[str, int]:
+    """Fixed mel settings for scoring audio at ``sample_rate``, whatever a vocoder's own
+    frames: 32-ms windows (a power of two), a quarter-window hop, 40 bands up to
+    8 kHz and 80 above.
+
+    Example:
+        >>> analysis_settings(8000), analysis_settings(22050)["n_fft"]
+        ({'n_mels': 40, 'n_fft': 256, 'hop_length': 64}, 512)
+    """
+    n_fft = 1 << max(6, round(math.log2(0.032 * sample_rate)))
+    return {"n_mels": 40 if sample_rate <= 16000 else 80, "n_fft": n_fft,
+            "hop_length": n_fft // 4}
 
 
 def _log_mel(audio: Tensor, sample_rate: int, settings: Mapping[str, Any]) -> Tensor:
@@ -73,24 +95,45 @@ def log_mel_distance(ref: Tensor, test: Tensor, sample_rate: int,
     return float(per_frame.mean())
 
 
+def cepstrum_from_log_mel(log_amplitude: np.ndarray, coefficients: int = 13) -> np.ndarray:
+    """The cepstral coefficients ``c_1 .. c_D`` of a log amplitude sampled at ``F`` bands
+    evenly spaced on the (mel-warped) frequency axis, ``w_f = pi (f + 1/2) / F``, in
+    the convention ``log|X(w)| = c_0 + 2 sum_{d>=1} c_d cos(d w)``:
+    ``c_d = (1 / F) sum_f log|X|_f cos(d w_f)`` (exact on the grid for ``d < F``; the
+    orthonormal DCT-II's coefficients are ``sqrt(2F)`` times these).
+
+    Shape:
+        ``(F, N) -> (D, N)``
+
+    Example:
+        >>> w = np.pi * (np.arange(40) + 0.5) / 40
+        >>> log_x = 0.3 + 2 * (0.5 * np.cos(w) - 0.25 * np.cos(3 * w))
+        >>> np.round(cepstrum_from_log_mel(log_x[:, None], 4)[:, 0], 6).tolist()
+        [0.5, 0.0, -0.25, 0.0]
+    """
+    bands = log_amplitude.shape[0]
+    if coefficients >= bands:
+        raise ValueError(f"Expected fewer than {bands} coefficients (the mel bands), but found "
+                         f"{coefficients}.")
+    w = np.pi * (np.arange(bands) + 0.5) / bands  # (F,)
+    basis = np.cos(np.outer(np.arange(1, coefficients + 1), w))  # (D, F)
+    return basis @ log_amplitude / bands  # (D, N)
+
+
 def mel_cepstrum(audio: Tensor, sample_rate: int, settings: Mapping[str, Any],
                  coefficients: int = 13) -> np.ndarray:
-    """``(T,) -> (coefficients, N)``: ``c_1 ..`` of the orthonormal DCT-II of the log
-    mel *amplitude* (half the log power), ``c_0`` left out."""
+    """``(T,) -> (coefficients, N)``: :func:`cepstrum_from_log_mel` of the log mel
+    *amplitude* (half the natural log of the mel power) of each frame."""
     log_amplitude = 0.5 * _log_mel(audio, sample_rate, settings).numpy()  # (F, N)
-    if coefficients >= log_amplitude.shape[0]:
-        raise ValueError(f"Expected fewer than {log_amplitude.shape[0]} coefficients (the mel "
-                         f"bands), but found {coefficients}.")
-    cepstrum = librosa.feature.mfcc(S=log_amplitude, n_mfcc=coefficients + 1, dct_type=2,
-                                    norm="ortho")  # (D + 1, N)
-    return cepstrum[1:]
+    return cepstrum_from_log_mel(log_amplitude, coefficients)
 
 
 def mel_cepstral_distortion(ref: Tensor, test: Tensor, sample_rate: int,
                             settings: Mapping[str, Any], coefficients: int = 13,
-                            align: bool = True) -> float:
-    """Mel-cepstral distortion in dB, averaged over the frames of a DTW path
-    (``align=False``: frame ``i`` against frame ``i``).
+                            align: bool = False) -> float:
+    """Mel-cepstral distortion in dB, frame ``i`` against frame ``i`` (``align=True``:
+    averaged over a dynamic-time-warping path instead, for clips that are not
+    sample-aligned).
 
     Example:
         >>> x = torch.randn(4000) * 0.1
