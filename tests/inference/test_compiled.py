@@ -120,3 +120,41 @@ def test_auto_takes_the_compiled_loop_for_small_models_at_small_batches(monkeypa
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # auto falls back without a word
         assert generate(net, 20, method="auto", seed=3).method == "fast"
+
+
+def test_a_loop_that_fails_to_compile_falls_back_at_once(monkeypatch):
+    # numba compiles at the first call: a kernel whose typing fails must fail while the
+    # sampler is built (and be caught), not mid-generation
+    import numba
+
+    def broken(*args):  # pragma: no cover - never runs: typing fails first
+        return args[0] + "a string"
+
+    monkeypatch.setattr(compiled_module, "_KERNEL", numba.njit(broken))
+    net = make(2, "local_repeat")
+    local, _ = conditioning_for(net, 2, 80)
+    with pytest.warns(UserWarning, match="numba could not compile the loop.*Typing"):
+        got = generate(net, 80, 2, method="compiled", seed=1, local_cond=local)
+    assert got.method == "fast"
+    assert torch.equal(got.values, generate(net, 80, 2, seed=1, local_cond=local).values)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto falls back without a word
+        auto = generate(net, 80, 2, method="auto", seed=1, local_cond=local)
+    assert auto.method == "fast" and torch.equal(auto.values, got.values)
+
+
+def test_warm_up_compiles_without_drawing_or_stepping():
+    net = make(2, "global_ids")
+    gvec = net.global_vector(torch.tensor([1]))
+    sampler = CompiledSampler(net, 1, gvec)
+    history = sampler.fast.history.clone()
+    generator = torch.Generator().manual_seed(1)
+    state = generator.get_state()
+    sampler.warm_up()
+    assert sampler.t == 0 and torch.equal(sampler.fast.history, history)
+    assert torch.equal(generator.get_state(), state)
+    fresh = CompiledSampler(net, 1, gvec).run(torch.full((1,), 128), 30,
+                                             generator=torch.Generator().manual_seed(1))
+    assert torch.equal(sampler.run(torch.full((1,), 128), 30, generator=generator), fresh)

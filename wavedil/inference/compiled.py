@@ -244,12 +244,17 @@ def compiled_sampler_or_reason(model: WaveNet, batch: int, global_vector: Tensor
         return f"it draws from MuLawCategorical or DiscretizedLogisticMixture, not {model.output!r}"
     try:
         kernel()
-    except Exception as error:  # numba missing or failing to compile: the fast path remains
+    except Exception as error:  # numba missing or failing to build: the fast path remains
         return f"numba could not compile the loop ({type(error).__name__}: {error})"
     try:
-        return CompiledSampler(model, batch, global_vector, local, coefficients=coefficients)
+        sampler = CompiledSampler(model, batch, global_vector, local, coefficients=coefficients)
     except ValueError as error:  # blocks the fast stepper does not fold
         return str(error)
+    try:
+        sampler.warm_up()  # numba compiles at the first call: do it here, where it is caught
+    except Exception as error:
+        return f"numba could not compile the loop ({type(error).__name__}: {error})"
+    return sampler
 
 
 class CompiledSampler:
@@ -319,7 +324,7 @@ class CompiledSampler:
             return
         assert coefficients is not None
         self._source_filter = (
-            True, None, np.zeros((self.batch, lp.order)),
+            True, np.zeros((0, self.batch, lp.order)), np.zeros((self.batch, lp.order)),
             lp.embedding.weight.detach().to(self.dtype).contiguous().numpy(),
             lp.boundaries.cpu().numpy(), lp.levels.cpu().numpy(), 1.0 + model.preemphasis)
 
@@ -348,18 +353,13 @@ class CompiledSampler:
             noise, uniform = self._draw(n, first_drawn, temperature, generator)
             local = (self._no_local if self.fast.local is None
                      else self.fast.project_local(self.t, n).numpy())
-            lpc, coefficients, *source_filter = self._source_filter
-            if lpc:
-                assert self.coefficients is not None
+            coefficients = None
+            if self.coefficients is not None:
                 coefficients = np.ascontiguousarray(  # (n, B, p)
                     self.coefficients[..., self.t:self.t + n].permute(2, 0, 1).numpy())
-            kernel()(self.t, n, first_drawn, chunk_forced, state, self._ring,
-                     values[done:done + n].numpy(), noise, uniform,
-                     float(temperature), self._table, self._in_bias, self._in_dilation,
-                     self._discrete_in, self._history, *self._layers, self.fast.kernel_size,
-                     *self._taps, local, *self._outputs, self.mixture,
-                     *self._mixture_constants(), lpc, coefficients, *source_filter,
-                     signal[done:done + n].numpy())
+            self._kernel(n, first_drawn, chunk_forced, state, values[done:done + n].numpy(),
+                         noise, uniform, temperature, local, coefficients,
+                         signal[done:done + n].numpy())
             self.t += n
             done += n
         self.signal = signal.t() if self.coefficients is not None else None
@@ -367,6 +367,32 @@ class CompiledSampler:
         kind = (torch.long if self.output.discrete
                 else torch.promote_types(self.dtype, torch.float32))
         return values.t().to(kind)
+
+    def _kernel(self, n: int, first_drawn: int, forced: np.ndarray, state: np.ndarray,
+                values: np.ndarray, noise: np.ndarray, uniform: np.ndarray,
+                temperature: float, local: np.ndarray, coefficients: np.ndarray | None,
+                signal: np.ndarray) -> None:
+        """One call into the compiled loop: ``n`` steps from step ``self.t``."""
+        lpc, no_coefficients, *source_filter = self._source_filter
+        kernel()(self.t, n, first_drawn, forced, state, self._ring, values, noise, uniform,
+                 float(temperature), self._table, self._in_bias, self._in_dilation,
+                 self._discrete_in, self._history, *self._layers, self.fast.kernel_size,
+                 *self._taps, local, *self._outputs, self.mixture, *self._mixture_constants(),
+                 lpc, no_coefficients if coefficients is None else coefficients,
+                 *source_filter, signal)
+
+    def warm_up(self) -> None:
+        """Compile the loop for this model's argument types (numba compiles at the first
+        call) by a call of zero steps: nothing is drawn, read or written. A failure to
+        compile raises here, where :func:`compiled_sampler_or_reason` turns it into a
+        reason to fall back, rather than in the middle of a generation."""
+        options = self.output.components if self.mixture else self.output.out_channels
+        empty = np.zeros((0, self.batch), dtype=np.float64)
+        p = 1 if self.coefficients is None else self.coefficients.shape[1]
+        self._kernel(0, 0, empty.copy(), np.zeros(self.batch), empty.copy(),
+                     np.zeros((0, self.batch, options), dtype=self._table.dtype),
+                     np.zeros((0, self.batch), dtype=self._table.dtype), 1.0, self._no_local,
+                     np.zeros((0, self.batch, p)), empty.copy())
 
     def _mixture_constants(self) -> tuple[float, float, float, float]:
         tiny = float(torch.finfo(self.dtype).tiny)
