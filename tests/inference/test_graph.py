@@ -45,3 +45,40 @@ def test_without_cuda_the_reason_is_given_and_the_fast_path_runs():
     with pytest.warns(UserWarning, match="method='graph' is not available.*CUDA"):
         got = generate(net, 40, method="graph", seed=2).values
     assert torch.equal(got, generate(net, 40, method="fast", seed=2).values)
+
+
+def test_a_failed_capture_is_a_reason_to_fall_back(monkeypatch):
+    from types import SimpleNamespace
+
+    from wavedil.inference import graph as graph_module
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(graph_module, "CudaGraphStepper", refuse)
+    on_gpu = SimpleNamespace(context=None, linear_prediction=None,
+                             head_out=SimpleNamespace(weight=SimpleNamespace(
+                                 device=torch.device("cuda", 0))))
+    reason = graph_stepper_or_reason(on_gpu, 1)
+    assert isinstance(reason, str) and "capture failed" in reason and "RuntimeError" in reason
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_the_graph_is_captured_on_the_models_device_whatever_is_current():
+    net = make(2, "none").to("cuda:1")
+    with torch.cuda.device(0):
+        graph = generate(net, 200, 2, method="graph", seed=1)
+    assert graph.method == "graph" and graph.values.device == torch.device("cuda", 1)
+    assert torch.equal(graph.values, generate(net, 200, 2, method="fast", seed=1).values)
+
+
+@cuda
+def test_long_ring_periods_replay_without_host_built_indices(monkeypatch):
+    from wavedil.inference import fast as fast_module
+
+    monkeypatch.setattr(fast_module, "_MAX_TABLE_PERIOD", 0)  # the arithmetic slots
+    net = make(3, "local_repeat").cuda()
+    local_cond, _ = conditioning_for(net, 2, 200)
+    graph = generate(net, 200, 2, method="graph", seed=4, local_cond=local_cond)
+    assert graph.method == "graph"
+    assert torch.equal(graph.values, generate(net, 200, 2, seed=4, local_cond=local_cond).values)

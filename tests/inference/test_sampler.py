@@ -208,3 +208,24 @@ def test_mixture_priming_and_temperature():
     assert not torch.equal(a, b)
     greedy = [generate(net, 60, temperature=0.0, seed=s).values for s in (0, 1)]
     assert torch.equal(greedy[0], greedy[1])
+
+
+def test_ring_slots_by_arithmetic_equal_the_tables(monkeypatch):
+    # periods above the table limit (a model with dilations 1..512 x 3 and kernel 3)
+    # compute the slots on the device each step; both must read and write the same slots
+    from wavedil.inference import fast as fast_module
+
+    net = make(3, "local_repeat")
+    stepper = FastStepper(net, 2)
+    rings = list(zip(stepper._starts, stepper._sizes, stepper._dilations, strict=True))
+    for t in range(2 * stepper._period + 5):
+        read = [start + (t - j * d) % size for start, size, d in rings for j in (1, 2)]
+        write = [start + t % size for start, size, _ in rings]
+        assert stepper._read_index(t).tolist() == read
+        assert stepper._write_index(t).tolist() == write
+        table_read, table_write = stepper.ring_rows(t)
+        assert table_read.tolist() == read and table_write.tolist() == write
+    local, _ = conditioning_for(net, 2, 150)
+    tables = generate(net, 150, 2, seed=3, local_cond=local).values
+    monkeypatch.setattr(fast_module, "_MAX_TABLE_PERIOD", 0)
+    assert torch.equal(generate(net, 150, 2, seed=3, local_cond=local).values, tables)

@@ -180,6 +180,14 @@ class FastStepper:
             history[start:start + size] = -offsets[layer]  # true zeros, in carried units
         self.history = history
         self._sizes, self._starts, self._dilations = sizes, starts, dilations
+        # the slots each step reads and writes, as arithmetic on device tensors
+        taps = range(1, self.kernel_size)
+        long = dict(dtype=torch.long, device=self.device)
+        self._read_starts = torch.tensor([s for s in starts for _ in taps], **long)
+        self._read_delays = torch.tensor([j * d for d in dilations for j in taps], **long)
+        self._read_sizes = torch.tensor([z for z in sizes for _ in taps], **long)
+        self._write_starts = torch.tensor(starts, **long)
+        self._write_sizes = torch.tensor(sizes, **long)
         self._period = math.lcm(*sizes) if sizes else 1
         if self._period <= _MAX_TABLE_PERIOD:  # index rows per t mod period: no index math
             self._read_rows = [self._read_index(t) for t in range(self._period)]
@@ -243,18 +251,14 @@ class FastStepper:
     # -- ring indices --------------------------------------------------------------------
 
     def _read_index(self, t: int) -> Tensor:
-        """History slots of x_l[t - j d_l], ordered (layer, j)."""
-        return torch.tensor([
-            start + (t - j * d) % size
-            for start, size, d in zip(self._starts, self._sizes, self._dilations, strict=True)
-            for j in range(1, self.kernel_size)
-        ], dtype=torch.long, device=self.device)
+        """History slots of x_l[t - j d_l], ordered (layer, j): computed on the device
+        from ``t`` alone (a scalar argument; no tensor built on the host per step)."""
+        return self._read_starts + torch.remainder(t - self._read_delays, self._read_sizes)
 
     def _write_index(self, t: int) -> Tensor:
         """History slot of x_l[t] for each layer."""
-        return torch.tensor([start + t % size for start, size in zip(self._starts, self._sizes,
-                                                                       strict=True)],
-                            dtype=torch.long, device=self.device)
+        return self._write_starts + torch.remainder(
+            torch.full_like(self._write_sizes, t), self._write_sizes)
 
     # -- one step --------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ On a GPU a :class:`~wavedil.inference.fast.FastStepper` step is ~90 small kernel
 each launched from Python; at small batches the launches, not the arithmetic, set
 the pace. A CUDA graph records the kernels of one step once and replays them with
 one call. What changes from step to step is written into fixed input buffers
-before each replay (the fed value, the ring slots to read and write, and the
-layers' constant terms with the step's local conditioning); the step itself is the
+before each replay, device to device (the fed value, the ring slots to read and
+write, and the layers' constant terms with the step's local conditioning); the
+graph is captured and replayed on the model's device. The step itself is the
 fast stepper's own code (:meth:`FastStepper.network`, ``skip``, ``head``), so the
 numbers are the fast path's.
 
@@ -42,6 +43,8 @@ def graph_stepper_or_reason(model: WaveNet, batch: int, global_vector: Tensor | 
         return CudaGraphStepper(model, batch, global_vector, local)
     except ValueError as error:  # what the fast stepper or the graph does not take
         return str(error)
+    except RuntimeError as error:  # the capture itself failed (CUDA or torch refused it)
+        return f"the CUDA graph capture failed ({type(error).__name__}: {error})"
 
 
 class CudaGraphStepper:
@@ -74,15 +77,18 @@ class CudaGraphStepper:
         self._read, self._write = read.clone(), write.clone()
         self._bias = fast.bias.clone()  # (N, B, 2G): constants (+ the step's local term)
         history = fast.history.clone()  # the warm-up steps write into the rings; undone below
-        stream = torch.cuda.Stream(device=fast.device)
-        stream.wait_stream(torch.cuda.current_stream(fast.device))
-        with torch.cuda.stream(stream):  # kernels chosen and workspaces made off the graph
-            for _ in range(warmup):
-                self._step()
-        torch.cuda.current_stream(fast.device).wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._out = self._step()  # (B, C), rewritten by every replay
+        # capture on the model's device, whichever device is current (a model on cuda:1
+        # with cuda:0 current would otherwise record on the wrong one)
+        with torch.cuda.device(fast.device):
+            stream = torch.cuda.Stream(device=fast.device)
+            stream.wait_stream(torch.cuda.current_stream(fast.device))
+            with torch.cuda.stream(stream):  # kernels chosen and workspaces made off the graph
+                for _ in range(warmup):
+                    self._step()
+            torch.cuda.current_stream(fast.device).wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self._out = self._step()  # (B, C), rewritten by every replay
         fast.history.copy_(history)
         self.t = 0
 
@@ -101,10 +107,11 @@ class CudaGraphStepper:
                 raise ValueError(f"Local conditioning covers {fast.local.shape[-1]} steps; "
                                  f"step {t} asked for more.")
             self._bias.copy_(fast._step_bias(t))
-        read, write = fast.ring_rows(t)
+        read, write = fast.ring_rows(t)  # device tensors: a table row or device arithmetic
         self._x.copy_(x)
         self._read.copy_(read)
         self._write.copy_(write)
-        self.graph.replay()
+        with torch.cuda.device(fast.device):
+            self.graph.replay()
         self.t = fast.t = t + 1
         return self._out.clone()
