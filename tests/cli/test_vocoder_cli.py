@@ -143,3 +143,38 @@ def test_generated_clips_are_finite_and_in_range(setup, tmp_path):
                    out, "--no-plots") == 0
     audio = torch.from_numpy(sf.read(out / "0_ann_1.wav")[0])
     assert torch.isfinite(audio).all() and audio.abs().max() <= 1.0
+
+
+def test_resynth_keeps_dotted_names_records_what_ran_and_replaces_an_earlier_run(setup, tmp_path,
+                                                                                capsys):
+    takes = tmp_path / "takes"
+    write_wav(takes / "take.1.wav", vowel(900, seed=3).numpy())
+    write_wav(takes / "take.2.wav", vowel(900, seed=4).numpy())
+    out = tmp_path / "out"
+    assert resynth("--checkpoint", setup["vocoder"], takes / "take.1.wav", takes / "take.2.wav",
+                   "--out", out, "--batch", 2) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "resynth.json", "take.1.png", "take.1.wav", "take.2.png", "take.2.wav"]
+    summary = json.loads((out / "resynth.json").read_text())
+    assert summary["method"] == "compiled" and summary["method_requested"] == "auto"
+    assert sorted(summary["outputs"]) == ["take.1.png", "take.1.wav", "take.2.png", "take.2.wav"]
+
+    # --overwrite replaces the earlier run: what it wrote and this one does not goes,
+    # other files in the folder stay
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert resynth("--checkpoint", setup["vocoder"], takes / "take.2.wav", "--out", out,
+                   "--no-plots", "--overwrite", "--method", "fast") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "resynth.json", "take.2.wav"]
+    assert "removed 3 output(s) of the earlier run" in capsys.readouterr().err
+    assert json.loads((out / "resynth.json").read_text())["method"] == "fast"
+
+
+def test_resynth_checks_its_outputs_before_reading_the_checkpoint(setup, tmp_path, capsys):
+    out = tmp_path / "out"
+    write_wav(out / "1_bob_0.wav", vowel(100).numpy())
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint")
+    assert resynth("--checkpoint", garbage, setup["audio"] / "1_bob_0.wav", "--out", out) == 2
+    err = capsys.readouterr().err
+    assert "already exist" in err and "Cannot read checkpoint" not in err

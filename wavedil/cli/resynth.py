@@ -8,10 +8,14 @@ audio by the generator, many files at once (batched across files of different
 lengths). Writes ``<name>.wav`` (16-bit PCM at the model's rate) and
 ``<name>.png`` (the original's spectrogram above the resynthesis's) per input into
 ``--out``, keeping the layout of a folder given as input, and ``resynth.json``
-(seed, temperature, real-time factor). Existing outputs are refused before any
-work unless ``--overwrite``. A file that cannot be used (unreadable, silent, at
-another rate without ``--resample``) is reported by name and the others still run;
-the exit status is then 1.
+(seed, temperature, the method that ran, real-time factor, the files written).
+A name keeps its dots (``take.1.wav`` gives ``take.1.wav``). Existing outputs are
+refused before any work (before the checkpoint is even read) unless
+``--overwrite``, which replaces the earlier run in ``--out``: the files that run
+wrote (as its ``resynth.json`` lists them) and this one does not are removed, never
+any other file. A file that cannot be used (unreadable, silent, at another rate
+without ``--resample``) is reported by name and the others still run; the exit
+status is then 1.
 """
 
 from __future__ import annotations
@@ -64,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def plan_outputs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Path]]:
     """``(input file, output stem)`` pairs: a file given by name lands as
-    ``out/<stem>``, a file found in a given folder as ``out/<path inside it>``."""
+    ``out/<stem>``, a file found in a given folder as ``out/<path inside it>``; a stem
+    keeps every dot but the extension's (see :func:`output_file`)."""
     planned: list[tuple[Path, Path]] = []
     for item in inputs:
         path = Path(item)
@@ -79,19 +84,47 @@ def plan_outputs(inputs: Sequence[str | Path], out: Path) -> list[tuple[Path, Pa
     return planned
 
 
+def output_file(stem: Path, suffix: str) -> Path:
+    """``stem`` with ``suffix`` appended (``Path.with_suffix`` would replace the part
+    after a dot in the name: ``take.1`` + ``.wav`` is ``take.1.wav``, not ``take.wav``)."""
+    return stem.with_name(stem.name + suffix)
+
+
+def earlier_outputs(summary: Path) -> list[Path]:
+    """The files an earlier run listed in its ``resynth.json`` (inside its folder
+    only; none when there is no such record or it cannot be read)."""
+    try:
+        listed = json.loads(summary.read_text()).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    folder = summary.parent.resolve()
+    found = []
+    for name in listed if isinstance(listed, list) else []:
+        path = (folder / str(name)).resolve()
+        if path.is_relative_to(folder) and path != summary.resolve():
+            found.append(path)
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, info, settings = load_vocoder(args.checkpoint, args.device)
-    rate = info.sample_rate
-
     planned = plan_outputs(args.inputs, args.out)
-    outputs = [stem.with_suffix(".wav") for _, stem in planned]
+    outputs = [output_file(stem, ".wav") for _, stem in planned]
     if not args.no_plots:
-        outputs += [stem.with_suffix(".png") for _, stem in planned]
+        outputs += [output_file(stem, ".png") for _, stem in planned]
     summary = args.out / "resynth.json"
+    existed = args.out.exists()
     check_outputs(args.out, [*outputs, summary], args.overwrite,
                   protected=[p for p, _ in planned])
+    stale = earlier_outputs(summary) if args.overwrite else []
+    try:
+        model, info, settings = load_vocoder(args.checkpoint, args.device)
+    except BaseException:
+        if not existed and not any(args.out.iterdir()):  # leave no empty folder behind
+            args.out.rmdir()
+        raise
+    rate = info.sample_rate
 
     failed: list[Path] = []
     kept: list[tuple[Path, Path, torch.Tensor]] = []
@@ -132,25 +165,36 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     try:
         for (path, stem, original), audio in zip(kept, result.audio, strict=True):
-            written.append(write_audio(stem.with_suffix(".wav"), audio, rate))
+            written.append(write_audio(output_file(stem, ".wav"), audio, rate))
             if not args.no_plots:
                 from wavedil.plots import plot_spectrogram_grid
 
                 written.append(plot_spectrogram_grid(
-                    [[original], [audio]], rate, stem.with_suffix(".png"),
+                    [[original], [audio]], rate, output_file(stem, ".png"),
                     rows=["original", "resynthesised"], title=f"{path.name} ({rate} Hz)"))
+        ran = sorted(set(result.methods))
         summary.write_text(json.dumps({
             "checkpoint": str(args.checkpoint), "seed": args.seed,
-            "temperature": args.temperature, "batch": args.batch, "method": args.method,
+            "temperature": args.temperature, "batch": args.batch,
+            "method": ran[0] if len(ran) == 1 else ran, "method_requested": args.method,
             "files": len(kept), "failed": [str(p) for p in failed],
             "audio_seconds": round(audio_seconds, 3), "seconds": round(result.seconds, 3),
             "real_time_factor": round(rtf, 3), "mel": settings,
+            "outputs": [str(Path(p).resolve().relative_to(args.out.resolve()))
+                        for p in written],
         }, indent=2))
     except OSError as err:
         raise UsageError(f"Writing the outputs failed after generation ({err}); "
                          f"{len(written)} file(s) were written to {args.out}.") from err
     for path in written:
         print(path)
+    kept_now = {Path(p).resolve() for p in written}
+    removed = [p for p in stale if p not in kept_now and p.is_file()]
+    for path in removed:  # the earlier run's outputs this run replaced by nothing
+        path.unlink()
+    if removed:
+        print(f"wavedil-resynth: removed {len(removed)} output(s) of the earlier run in "
+              f"{args.out} that this run did not write again", file=sys.stderr)
     if failed:
         what = "could not be resynthesised"
         print(f"wavedil-resynth: {count_failures([p for p, _ in planned], failed, what)}",

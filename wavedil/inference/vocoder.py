@@ -59,11 +59,13 @@ class Resynthesis(NamedTuple):
         audio: one ``(T_i,)`` clip per input, in input order.
         seconds: wall time of generation.
         samples: samples generated, padding included (``sum T_i`` without it).
+        methods: the sampling method that ran for each batch (``"auto"`` resolved).
     """
 
     audio: list[Tensor]
     seconds: float
     samples: int
+    methods: tuple[str, ...] = ()
 
 
 def check_vocoder(model: WaveNet, settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -214,7 +216,7 @@ def resynthesize(
                              f"({f.shape[-1]} frames of {hop}), but found {n}.")
     order = sorted(range(len(frames)), key=lambda i: -lengths[i])
     out: list[Tensor | None] = [None] * len(frames)
-    done, seconds = 0, 0.0
+    done, seconds, methods = 0, 0.0, []
     for j, start in enumerate(range(0, len(order), batch_size)):
         chunk = order[start:start + batch_size]
         longest = lengths[chunk[0]]
@@ -232,10 +234,11 @@ def resynthesize(
         result = generate(model, longest, len(chunk), method=method, temperature=temperature,
                           seed=seed + j, local_cond=local, on_progress=report)
         seconds += time.perf_counter() - begin
+        methods.append(result.method)
         done += longest * len(chunk)
         for row, i in enumerate(chunk):
             out[i] = result.audio[row, :lengths[i]].cpu()
-    return Resynthesis([a for a in out if a is not None], seconds, done)
+    return Resynthesis([a for a in out if a is not None], seconds, done, tuple(methods))
 
 
 class VocoderClip(NamedTuple):
