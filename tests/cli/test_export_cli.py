@@ -158,3 +158,38 @@ def test_onnx_without_its_extra_says_what_to_install(checkpoint, tmp_path, capsy
     assert export(["--checkpoint", str(checkpoint), "--format", "onnx", "--out", str(out)]) == 2
     assert "pip install 'wavedil[onnx]'" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fail", ["export", "write"])
+def test_a_failing_second_part_leaves_nothing_behind(fail, tmp_path, capsys, monkeypatch):
+    # a vocoder exports two programs and a record: if the step (the second part) fails to
+    # export or to be written, neither the upsampler's file nor anything else is left
+    from wavedil.inference import export as export_module
+
+    mel = {"n_mels": 8, "hop_length": 32, "n_fft": 128}
+    vocoder = WaveNet(8, 8, 8, dilations=[1, 2], local_channels=8, local_hop_length=32)
+    ckpt = save_checkpoint(vocoder, DataInfo(8000, local_features=mel), tmp_path / "v.ckpt")
+    out = tmp_path / "out" / "voc.pt2"
+    if fail == "export":
+        def broken(model):
+            raise RuntimeError("the step would not trace")
+
+        monkeypatch.setattr(export_module, "export_step", broken)
+    else:
+        real, calls = torch.export.save, []
+
+        def second_fails(program, path, *args, **kwargs):
+            calls.append(path)
+            if len(calls) == 2:
+                raise OSError(28, "No space left on device")
+            return real(program, path, *args, **kwargs)
+
+        monkeypatch.setattr(torch.export, "save", second_fails)
+    args = ["--checkpoint", str(ckpt), "--format", "export", "--out", str(out)]
+    if fail == "export":
+        with pytest.raises(RuntimeError, match="would not trace"):
+            export(args)
+    else:
+        assert export(args) == 2
+        assert "No space left on device" in capsys.readouterr().err
+    assert sorted(p.name for p in out.parent.iterdir()) == []  # no part, no temporary file

@@ -1,5 +1,6 @@
 """What every command-line tool shares: one way to report a usage error, input
-paths expanded the same way, and output paths checked before any work.
+paths expanded the same way, output paths checked before any work, and files that
+belong together written together (:func:`write_together`).
 
 A tool's ``main`` runs its work through :func:`run_cli`: an error that comes from
 the user's input (a missing file, a bad checkpoint, a value out of range: any
@@ -22,6 +23,7 @@ __all__ = [
     "count_failures",
     "expand_paths",
     "run_cli",
+    "write_together",
 ]
 
 
@@ -118,3 +120,28 @@ def check_outputs(out_dir: Path, files: Sequence[Path], overwrite: bool,
     if not os.access(out_dir, os.W_OK):
         raise UsageError(f"{option} {out_dir} is not writable; expected a folder this user can "
                          "write to.")
+
+
+def write_together(parts: Sequence[tuple[Path, Callable[[Path], object]]]) -> None:
+    """Write several files as one: each ``write(temporary_path)`` writes its part beside
+    its target under a temporary name, and only when every part is written are they
+    renamed into place. A part that fails leaves nothing behind (the temporary files
+    are removed and no target is touched); the renames, each atomic, then run in
+    order, so an interruption between them can at worst leave the first targets new.
+
+    Raises:
+        whatever a writer raises, after the clean-up.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, write in parts:
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            staged.append((temporary, target))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write(temporary)
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    finally:
+        for temporary, _ in staged:
+            if temporary.exists():
+                temporary.unlink()

@@ -29,7 +29,10 @@ values ``(B,)``, ``windows`` zeros of the shapes listed in ``<out>.json`` before
 first step; draw each next value from ``params`` with the output distribution
 named there. A vocoder (local conditioning) also gets ``<out stem>.upsample.pt2``:
 mel frames ``(B, F, N)`` -> ``(B, L, N * hop)``, whose column ``t`` is step ``t``'s
-``local`` input. Context modules are not exported yet.
+``local`` input. Context modules and source-filter generators are not exported yet;
+a pre-emphasised generator's ``preemphasis`` is in ``<out>.json`` (de-emphasise its
+audio). Nothing is written unless every part exported and checked: the files are
+written under temporary names and renamed into place together.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import torch
 from torch import nn
 
 from wavedil.checkpoint import load_model
-from wavedil.cli.common import UsageError, check_outputs, run_cli
+from wavedil.cli.common import UsageError, check_outputs, run_cli, write_together
 
 __all__ = ["export_classifier", "main"]
 
@@ -81,11 +84,12 @@ def _export(args: argparse.Namespace) -> None:
     if loaded.kind == "generator":
         _export_generator(args, loaded, meta)
         return
-    worst = export_classifier(loaded.model, rate, args.format, args.out)
+    worst, save = export_classifier(loaded.model, rate, args.format)
     names = loaded.info.label_names(loaded.model.num_classes)
-    meta.write_text(json.dumps({"format": args.format, "sample_rate": rate,
-                                "class_names": names, "checkpoint": str(args.checkpoint),
-                                "max_abs_difference": worst}, indent=1) + "\n")
+    record = json.dumps({"format": args.format, "sample_rate": rate, "class_names": names,
+                         "checkpoint": str(args.checkpoint), "max_abs_difference": worst},
+                        indent=1) + "\n"
+    write_together([(args.out, save), (meta, lambda path: path.write_text(record))])
     print(f"wrote {args.out} ({args.format}; {rate} Hz audio (B, T) -> logits over "
           f"{', '.join(names)}; largest difference from the checkpoint's model {worst:.1e})")
 
@@ -103,29 +107,35 @@ def _export_generator(args: argparse.Namespace, loaded: Any, meta: Path) -> None
     if args.format != "export":
         raise UsageError("A generator is exported as its step function with --format export.")
     program = StepProgram(model)  # ValueError for what it does not support
-    extra = {}
+    extra: dict[str, Any] = {}
+    parts = []  # every program exported before any file is written, then all written together
     if model.local_upsampler is not None:  # a vocoder: its upsampler as a second program
         upsampler = upsampler_path(args.out)
         check_outputs(args.out.parent, [upsampler], args.overwrite, protected=[args.checkpoint])
-        torch.export.save(export_upsampler(model), str(upsampler))
+        upsample_program = export_upsampler(model)
+        parts.append((upsampler, lambda path: torch.export.save(upsample_program, str(path))))
         extra = {"upsampler": upsampler.name, "hop_length": model.local_upsampler.hop_length,
                  "local_features": info.local_features}
-    torch.export.save(export_step(model), str(args.out))
+    step_program = export_step(model)
+    parts.append((args.out, lambda path: torch.export.save(step_program, str(path))))
     windows = [list(w.shape[1:]) for w in program.init_windows(1)]
-    meta.write_text(json.dumps({"format": "export", "kind": "generator-step",
-                                "sample_rate": info.sample_rate, "output": to_spec(model.output),
-                                "windows": windows, "global_channels": model.global_channels,
-                                "preemphasis": model.preemphasis,
-                                **extra, "checkpoint": str(args.checkpoint)}, indent=1) + "\n")
+    record = json.dumps({"format": "export", "kind": "generator-step",
+                         "sample_rate": info.sample_rate, "output": to_spec(model.output),
+                         "windows": windows, "global_channels": model.global_channels,
+                         "preemphasis": model.preemphasis,
+                         **extra, "checkpoint": str(args.checkpoint)}, indent=1) + "\n"
+    parts.append((meta, lambda path: path.write_text(record)))
+    write_together(parts)
     also = f" and its upsampler {extra['upsampler']}" if extra else ""
     print(f"wrote {args.out} (the generator's step: {len(windows)} history windows{also}; see "
           f"{meta.name})")
 
 
-def export_classifier(model: nn.Module, sample_rate: int, fmt: str, out: Path) -> float:
-    """Write ``model`` in format ``fmt`` to ``out``, after checking the exported
-    program against it on clips of lengths it was not traced with; returns the
-    largest absolute difference in logits.
+def export_classifier(model: nn.Module, sample_rate: int, fmt: str
+                      ) -> tuple[float, Callable[[Path], object]]:
+    """Export ``model`` in format ``fmt`` and check the program against it on clips of
+    lengths it was not traced with; returns the largest absolute difference in logits
+    and a function that writes the program to a path (nothing is written here).
 
     Raises:
         ValueError: the exported program differs from the model by more than 1e-4.
@@ -139,22 +149,21 @@ def export_classifier(model: nn.Module, sample_rate: int, fmt: str, out: Path) -
     # makes guards a strict Dim cannot state)
     dynamic = ({0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO},)
     with torch.no_grad():
+        save: Callable[[Path], object]
         if fmt == "torchscript":
             program = torch.jit.trace(model, example, check_trace=False)
-            run, save = program, lambda: program.save(str(out))
+            run, save = program, lambda path: program.save(str(path))
         elif fmt == "export":
-            program = torch.export.export(model, (example,), dynamic_shapes=dynamic)
-            run, save = program.module(), lambda: torch.export.save(program, str(out))
+            exported = torch.export.export(model, (example,), dynamic_shapes=dynamic)
+            run, save = exported.module(), lambda path: torch.export.save(exported, str(path))
         else:
             onnx_program = _to_onnx(model, example, dynamic)
-            run, save = _onnxruntime(onnx_program), lambda: onnx_program.save(str(out))
+            run, save = _onnxruntime(onnx_program), lambda path: onnx_program.save(str(path))
         worst = max(float((run(x) - model(x)).abs().max()) for x in checks)
     if not worst <= TOLERANCE:
         raise ValueError(f"The {fmt} program differs from the model by {worst:.2e} (more than "
                          f"{TOLERANCE}); nothing was written.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save()
-    return worst
+    return worst, save
 
 
 def _to_onnx(model: nn.Module, example: torch.Tensor, dynamic: tuple) -> Any:
