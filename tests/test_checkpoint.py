@@ -140,3 +140,44 @@ def test_a_checkpoint_from_a_newer_wavedil_is_refused_by_format(tmp_path):
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match="checkpoint format 99; this wavedil reads format 2"):
         load_model(path)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("residual_channels", 10**9, "do not fit the model it records"),  # 1 TB of embedding
+    ("dilations", [1, 2, 4], "do not fit the model it records"),  # a block too many
+    ("dilations", [1, 10**9], "dilations.1. to be an integer <= 1048576"),  # 10^9 of padding
+])
+def test_a_spec_asking_for_more_than_its_weights_is_refused_before_allocating(tmp_path, key,
+                                                                              value, message):
+    import resource
+
+    path = _saved(tmp_path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["wavedil"]["model"][key] = value
+    torch.save(checkpoint, path)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    with pytest.raises(CheckpointError, match=message):
+        load_model(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200_000  # < 200 MB
+
+
+def test_weights_of_another_shape_are_named_with_both_shapes(tmp_path):
+    path = _saved(tmp_path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["state_dict"]["model.head.1.weight"] = torch.zeros(3, 8, 1)
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=r"head.1.weight: the model asks for shape "
+                                              r"\(8, 8, 1\), the file holds \(3, 8, 1\)"):
+        load_model(path)
+
+
+def test_settings_that_would_make_huge_tables_are_refused(tmp_path):
+    front = MFCCFrontend(8000, n_mfcc=13)
+    model = WaveNetClassifier(4, front, 8, 8, 8, dilations=[1, 2])
+    path = save_checkpoint(model, DataInfo(8000, class_names=list("abcd")), tmp_path / "c.ckpt",
+                           task="classification")
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["wavedil"]["model"]["frontend"]["n_fft"] = 10**9
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=r"n_fft to be an integer <= 65536"):
+        load_model(path)

@@ -211,31 +211,53 @@ def load_classifier(paths: Sequence[str | os.PathLike], map_location: Any = "cpu
 def _rebuild(path: Path, spec: Any, state: dict[str, torch.Tensor]) -> nn.Module:
     """The model that ``spec`` describes, holding the weights ``state``.
 
-    A checkpoint whose recorded model cannot be built, or whose weights do not fit
-    it (a parameter too many, too few or of another shape), most likely comes from
-    another version of wavedil: say so, instead of a bare ``load_state_dict`` error.
+    The spec comes from a file, so it is first built as a skeleton on the meta device
+    (shapes, no memory; only small tables computed from bounded settings, such as mel
+    filterbanks, are real) and every parameter and buffer is compared with the
+    weights: a spec that asks for more than its weights hold (say 10^9 channels) is
+    refused before anything of that size is allocated. A checkpoint whose recorded
+    model cannot be built, or whose weights do not fit it (a parameter too many, too
+    few or of another shape), most likely comes from another version of wavedil: say
+    so, instead of a bare ``load_state_dict`` error.
     """
     stale = ("it was probably written by another version of wavedil; expected a checkpoint "
              "written by this version's `python train.py`")
-    try:
-        model = from_spec(spec, CHECKPOINT_CLASSES)
-    except SpecError as err:
-        raise CheckpointError(f"{path}: {err}") from None
-    except (AttributeError, ImportError, TypeError, ValueError) as err:
-        raise CheckpointError(f"Cannot rebuild the model recorded in {path} ({err}): "
-                              f"{stale}.") from err
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as err:  # a tensor of the wrong shape
-        detail = str(err).strip().splitlines()[-1].strip()
-        raise CheckpointError(f"The weights in {path} do not fit the model it records "
-                              f"({detail}): {stale}.") from err
+
+    def build() -> nn.Module:
+        try:
+            return from_spec(spec, CHECKPOINT_CLASSES)
+        except SpecError as err:
+            raise CheckpointError(f"{path}: {err}") from None
+        except (AttributeError, ImportError, TypeError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"Cannot rebuild the model recorded in {path} ({err}): "
+                                  f"{stale}.") from err
+
+    with torch.device("meta"):
+        skeleton = build()
+    _compare_shapes(path, skeleton.state_dict(), state, stale)
+    model = build()  # now for real: it holds no more than the weights read from the file
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def _compare_shapes(path: Path, expected: dict[str, torch.Tensor],
+                    state: dict[str, torch.Tensor], stale: str) -> None:
+    """Refuse, naming them, weights missing from ``state``, unexpected in it, or of
+    another shape than the model built from the spec (``expected``) holds."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         parts = ([f"missing {_some(missing)}"] if missing else []) + (
             [f"unexpected {_some(unexpected)}"] if unexpected else [])
         raise CheckpointError(f"The weights in {path} do not fit the model it records "
                               f"({'; '.join(parts)}): {stale}.")
-    return model
+    for key, tensor in expected.items():
+        found = state[key]
+        if not isinstance(found, torch.Tensor) or tuple(found.shape) != tuple(tensor.shape):
+            shape = tuple(found.shape) if isinstance(found, torch.Tensor) else type(found)
+            raise CheckpointError(
+                f"The weights in {path} do not fit the model it records ({key}: the model "
+                f"asks for shape {tuple(tensor.shape)}, the file holds {shape}): {stale}.")
 
 
 def _some(keys: list[str], shown: int = 3) -> str:

@@ -6,13 +6,24 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-__all__ = ["check_choice", "check_dilations", "check_positive_int", "check_range"]
+__all__ = ["MAX_BANDS", "MAX_DILATION", "MAX_FFT", "check_choice", "check_dilations",
+           "check_positive_int", "check_range"]
+
+#: The largest FFT and band counts a front end or a linear predictor accepts, and the
+#: largest dilation: far above any audio use (2^16 samples are 1.4 s at 48 kHz, 2^20 are
+#: 22 s), and a bound on what a spec can make a model compute or pad (models are also
+#: built from untrusted files, see wavedil.checkpoint)
+MAX_FFT, MAX_BANDS, MAX_DILATION = 1 << 16, 1024, 1 << 20
 
 
-def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int >= ``minimum``, else raise ``ValueError``."""
+def check_positive_int(name: str, value: Any, minimum: int = 1,
+                       maximum: int | None = None) -> int:
+    """Return ``value`` if it is an int >= ``minimum`` (and <= ``maximum``), else raise
+    ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"Expected {name} to be an integer >= {minimum}, but found {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"Expected {name} to be an integer <= {maximum}, but found {value!r}.")
     return value
 
 
@@ -30,7 +41,7 @@ def check_dilations(dilations: Sequence[int]) -> tuple[int, ...]:
     if not dilations:
         raise ValueError("Expected at least one dilation, but found an empty list.")
     for i, d in enumerate(dilations):
-        check_positive_int(f"dilations[{i}]", d)
+        check_positive_int(f"dilations[{i}]", d, maximum=MAX_DILATION)
     return dilations
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import Tensor, nn
 
-from wavedil.nn.checks import check_positive_int
+from wavedil.nn.checks import MAX_BANDS, MAX_FFT, check_positive_int
 from wavedil.nn.pooling import lengths_to_mask
 from wavedil.nn.specaugment import MelWarp, SpecAugment
 from wavedil.spec import serializable
@@ -108,7 +108,7 @@ class _SpectralFrontend(nn.Module):
                  pcen_time_constant: float, spec_augment: SpecAugment | None,
                  warp: MelWarp | None) -> None:
         super().__init__()
-        self.n_fft = check_positive_int("n_fft", n_fft)
+        self.n_fft = check_positive_int("n_fft", n_fft, maximum=MAX_FFT)
         self.hop_length = check_positive_int("hop_length", hop_length)
         self.normalize = normalize
         self.normalize_variance = normalize_variance
@@ -283,11 +283,12 @@ class LogMelFrontend(_SpectralFrontend):
                          deltas=deltas, compression=compression,
                          pcen_time_constant=pcen_time_constant, spec_augment=spec_augment,
                          warp=warp)
-        self.n_mels = self.channels = check_positive_int("n_mels", n_mels)
-        self.transform = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
-            n_mels=n_mels, f_min=f_min, f_max=f_max, power=2.0, pad_mode="constant",
-        )
+        self.n_mels = self.channels = check_positive_int("n_mels", n_mels, maximum=MAX_BANDS)
+        with torch.device("cpu"):  # tables computed from the settings, even under meta
+            self.transform = torchaudio.transforms.MelSpectrogram(
+                sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                n_mels=n_mels, f_min=f_min, f_max=f_max, power=2.0, pad_mode="constant",
+            )
 
     def _features(self, audio: Tensor) -> Tensor:
         return self._bands(audio)  # (B, n_mels, N)
@@ -343,13 +344,15 @@ class MFCCFrontend(_SpectralFrontend):
         self.n_mfcc = self.channels = check_positive_int("n_mfcc", n_mfcc)
         if n_mfcc > n_mels:
             raise ValueError(f"Expected n_mfcc <= n_mels ({n_mels}), but found {n_mfcc}.")
-        self.transform = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
-            power=2.0, pad_mode="constant",
-        )
-        # DCT-II over the mel bands (orthonormal), as torchaudio's MFCC
-        self.register_buffer("dct", torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho"),
-                             persistent=False)
+        check_positive_int("n_mels", n_mels, maximum=MAX_BANDS)
+        with torch.device("cpu"):  # tables computed from the settings, even under meta
+            self.transform = torchaudio.transforms.MelSpectrogram(
+                sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                power=2.0, pad_mode="constant",
+            )
+            # DCT-II over the mel bands (orthonormal), as torchaudio's MFCC
+            dct = torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho")
+        self.register_buffer("dct", dct, persistent=False)
 
     def _features(self, audio: Tensor) -> Tensor:
         bands = self._bands(audio)  # (B, n_mels, N), warped before the DCT

@@ -41,7 +41,7 @@ from wavedil.dsp.lpc import (
     levinson_durbin,
     mel_to_linear_power,
 )
-from wavedil.nn.checks import check_choice, check_positive_int
+from wavedil.nn.checks import MAX_BANDS, MAX_FFT, check_choice, check_positive_int
 from wavedil.spec import serializable
 
 __all__ = ["SIDE_INPUTS", "LinearPrediction", "mulaw_boundaries"]
@@ -116,29 +116,31 @@ class LinearPrediction(nn.Module):
     ) -> None:
         super().__init__()
         self.sample_rate = check_positive_int("sample_rate", sample_rate)
-        self.n_mels = check_positive_int("n_mels", n_mels)
-        self.n_fft = check_positive_int("n_fft", n_fft, minimum=4)
+        self.n_mels = check_positive_int("n_mels", n_mels, maximum=MAX_BANDS)
+        self.n_fft = check_positive_int("n_fft", n_fft, minimum=4, maximum=MAX_FFT)
         self.hop_length = check_positive_int("hop_length", hop_length)
         check_positive_int("order", order)
         if order >= n_fft // 2:
             raise ValueError(f"Expected a prediction order below n_fft / 2 = {n_fft // 2} (the "
                              f"frame's spectrum resolves no more), but found {order}.")
         self.order = order
-        self.classes = check_positive_int("classes", classes, minimum=2)
+        self.classes = check_positive_int("classes", classes, minimum=2, maximum=1 << 16)
         self.mel_inversion = check_choice("mel_inversion", mel_inversion, MEL_INVERSIONS)
         if not (math.isfinite(lag_bandwidth_hz) and lag_bandwidth_hz >= 0):
             raise ValueError(f"Expected lag_bandwidth_hz >= 0, but found {lag_bandwidth_hz!r}.")
         if not (math.isfinite(white_noise) and white_noise >= 0):
             raise ValueError(f"Expected white_noise >= 0, but found {white_noise!r}.")
-        fb = torchaudio.functional.melscale_fbanks(
-            n_fft // 2 + 1, f_min, f_max if f_max is not None else sample_rate / 2, n_mels,
-            sample_rate)  # (K, F), as torchaudio's MelSpectrogram builds it
-        self.register_buffer("filterbank", fb.double(), persistent=False)
-        self.register_buffer("lag_window", lag_window(order, sample_rate, lag_bandwidth_hz,
-                                                      white_noise), persistent=False)
-        self.register_buffer("boundaries", mulaw_boundaries(classes), persistent=False)
-        self.register_buffer("levels", torchaudio.functional.mu_law_decoding(
-            torch.arange(classes), classes).double(), persistent=False)
+        with torch.device("cpu"):  # tables computed from the settings, even under meta
+            fb = torchaudio.functional.melscale_fbanks(
+                n_fft // 2 + 1, f_min, f_max if f_max is not None else sample_rate / 2, n_mels,
+                sample_rate)  # (K, F), as torchaudio's MelSpectrogram builds it
+            tables = {"filterbank": fb.double(),
+                      "lag_window": lag_window(order, sample_rate, lag_bandwidth_hz, white_noise),
+                      "boundaries": mulaw_boundaries(classes),
+                      "levels": torchaudio.functional.mu_law_decoding(
+                          torch.arange(classes), classes).double()}
+        for name, table in tables.items():
+            self.register_buffer(name, table, persistent=False)
         #: one learned vector per code of each side input (previous sample, prediction)
         self.embedding = nn.Embedding(len(SIDE_INPUTS) * classes, residual_channels)
 
