@@ -193,3 +193,41 @@ def test_export_refuses_a_source_filter_generator_by_name():
 
     with pytest.raises(ValueError, match="source-filter generator"):
         StepProgram(source_filter())
+
+
+def test_noise_injection_feeds_a_synthesised_past_and_targets_the_true_signal():
+    net = source_filter()
+    audio = 0.3 * torch.sin(torch.arange(300) * 0.3).repeat(2, 1)
+    local = frames(2, 300)
+    g = torch.Generator().manual_seed(0)
+    inputs, target, side = net.teacher_forcing(audio, local, noise=2.0, generator=g)
+    y = net.emphasize(audio).double()
+    coefficients = net.prediction_coefficients(local, 300)
+    # y~_t from the fed y~_{t-1} (the last sample is never fed, and nothing here reads it)
+    past = torch.cat([side[:, 0, 1:], torch.zeros(2, 1, dtype=torch.float64)], -1)
+    # the prediction is made from the synthesised past, the target is the true sample's
+    assert torch.allclose(side[:, 1], LinearPrediction.predict(past, coefficients), atol=1e-12)
+    assert torch.equal(target, net.linear_prediction.codes(y - side[:, 1]))
+    assert not torch.equal(side[:, 0, 1:], y[:, :-1])  # the past is not the true one
+    assert (side[:, 0, 1:] - y[:, :-1]).abs().max() < 0.2  # but near it
+    # the fed excitation codes are the synthesised past's
+    fed = net.linear_prediction.codes(past - side[:, 1])
+    assert torch.equal(inputs[:, 1:], fed[:, :-1])
+    # the same generator, the same noise; validation (noise 0) the true past
+    again = net.teacher_forcing(audio, local, noise=2.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again.side, side)
+    assert torch.equal(net.teacher_forcing(audio, local).side[:, 0, 1:], y[:, :-1])
+
+
+def test_the_task_injects_noise_in_training_only():
+    from wavedil.tasks import GenerationTask
+
+    net = source_filter()
+    task = GenerationTask(net, optimizer=torch.optim.Adam, excitation_noise=3.0)
+    batch = {"audio": 0.2 * torch.randn(2, 96), "local_cond": frames(2, 96)}
+    torch.manual_seed(1)
+    val = [float(task.step(batch, "val")) for _ in range(2)]
+    train = [float(task.step(batch, "train")) for _ in range(2)]
+    assert val[0] == val[1] and train[0] != train[1]  # only training draws noise
+    with pytest.raises(ValueError, match="excitation_noise"):
+        GenerationTask(net, optimizer=torch.optim.Adam, excitation_noise=-1.0)

@@ -335,11 +335,15 @@ class WaveNet(nn.Module):
         self.upsample_local(local_cond, length)  # the same checks as the conditioning
         return self.linear_prediction.coefficients(local_cond, length, self.preemphasis)
 
-    def teacher_forcing(self, audio: Tensor, local_cond: Tensor | None = None
+    def teacher_forcing(self, audio: Tensor, local_cond: Tensor | None = None,
+                        noise: float = 0.0, generator: torch.Generator | None = None
                         ) -> TeacherForcing:
         """Inputs and targets for training on ``audio``: the (pre-emphasised) signal
         encoded, shifted right as input; with linear prediction the excitation's codes
-        and the side inputs, ``p_t`` predicted from the true past.
+        and the side inputs, ``p_t`` predicted from the true past, or with ``noise > 0``
+        from a past synthesised with excitation codes moved by about ``noise`` codes
+        (:meth:`LinearPrediction.noisy_synthesis`, LPCNet's noise injection): the inputs
+        are then that past's, the targets the true signal's excitation.
 
         Shape:
             ``audio (B, T), local_cond (B, F, N)? -> TeacherForcing((B, T), (B, T),
@@ -354,10 +358,16 @@ class WaveNet(nn.Module):
             raise ValueError("Expected local_cond (mel frames) for a generator with linear "
                              "prediction, but found None.")
         y = y.double()
-        prediction = lp.predict(y, self.prediction_coefficients(local_cond, y.shape[-1]))
+        coefficients = self.prediction_coefficients(local_cond, y.shape[-1])
+        if noise > 0:
+            past, prediction = lp.noisy_synthesis(y, coefficients, noise, generator)
+            fed = lp.codes(past - prediction)  # the excitation a sampler would have drawn
+        else:
+            past, prediction = y, lp.predict(y, coefficients)
         target = lp.codes(y - prediction)  # (B, T) excitation codes
-        previous = torch.nn.functional.pad(y, (1, 0))[..., :-1]  # (B, T): y_{t-1}
-        return TeacherForcing(self.shift_right(target), target,
+        fed = target if noise <= 0 else fed
+        previous = torch.nn.functional.pad(past, (1, 0))[..., :-1]  # (B, T): y_{t-1}
+        return TeacherForcing(self.shift_right(fed), target,
                               torch.stack([previous, prediction], dim=1))
 
     def global_vector(self, global_cond: Tensor | None) -> Tensor | None:

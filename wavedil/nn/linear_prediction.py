@@ -198,6 +198,33 @@ class LinearPrediction(nn.Module):
         past = y.unfold(-1, p, 1)[:, :signal.shape[-1]].flip(-1)  # (B, T, p): y_{t-1} .. y_{t-p}
         return (past * coefficients.transpose(1, 2)).sum(-1)  # (B, T)
 
+    def noisy_synthesis(self, signal: Tensor, coefficients: Tensor, noise: float,
+                        generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """The past a sampler would have made: LPCNet's noise injection. Sample by sample,
+        the true excitation's code is moved by Gaussian noise of ``noise`` codes (std,
+        rounded) and the signal synthesised from it, ``y~_t = p~_t + decode(code(y_t -
+        p~_t) + n_t)``, with ``p~_t`` predicted from the synthesised past, so that the
+        errors accumulate through the filter as a sampler's own do (drift included).
+        Training on this past with the *true* sample as target teaches the network to
+        pull a drifting signal back.
+
+        Shape:
+            ``signal (B, T), coefficients (B, p, T) -> (y~ (B, T), p~ (B, T))`` float64
+        """
+        batch, order, length = coefficients.shape
+        y = signal.double()
+        shift = torch.randn(batch, length, generator=generator, dtype=torch.float64,
+                            device=y.device).mul_(noise).round_().long()
+        history = torch.zeros(batch, order, dtype=torch.float64, device=y.device)
+        noisy, predicted = torch.empty_like(y), torch.empty_like(y)
+        for t in range(length):
+            p = (coefficients[..., t] * history).sum(-1)  # (B,)
+            code = (self.codes(y[:, t] - p) + shift[:, t]).clamp_(0, self.classes - 1)
+            now = p + self.decode(code)
+            noisy[:, t], predicted[:, t] = now, p
+            history = torch.cat([now[:, None], history[:, :-1]], dim=1)
+        return noisy, predicted
+
     # -- the source's inputs ------------------------------------------------------------
 
     def codes(self, amplitude: Tensor) -> Tensor:
