@@ -7,6 +7,7 @@ config with the ratios against the first tree's float32 figure:
     python bench/training.py --baseline ../wavedil-before   # and an older checkout, alternated
     python bench/training.py --configs SMALL --precisions 32-true --repeats 5
     python bench/training.py --precisions bf16-mixed bf16-mixed+checkpoint  # recompute blocks
+    python bench/training.py --device cuda --configs SMALL MEDIUM  # on a GPU (peak: CUDA memory)
 
 The step is the one ``python train.py`` runs (:class:`wavedil.tasks.GenerationTask`'s
 loss): mu-law encode, teacher-forced forward, cross-entropy, backward, gradient
@@ -27,7 +28,9 @@ that process's own: the peak resident set size during the timed steps minus the
 resident size once model, optimizer and batch exist (activations, gradients,
 optimizer state and allocator slack). Trees, precisions and configs are alternated
 round-robin over ``--repeats`` rounds; each figure is the median over rounds, with
-its spread in percent (this machine drifts 25-60% between runs).
+its spread in percent (this machine drifts 25-60% between runs). On ``--device cuda``
+the peak is CUDA memory allocated during the timed steps (``max_memory_allocated``
+over what model, optimizer and batch hold), and the steps are synchronised.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def worker(config: str, precision: str, threads: int, quick: bool = False) -> dict:
+def worker(config: str, precision: str, threads: int, quick: bool = False,
+           device: str = "cpu") -> dict:
     """One measurement in this process (the tree on ``sys.path`` decides the code)."""
     import torch
 
@@ -64,16 +68,18 @@ def worker(config: str, precision: str, threads: int, quick: bool = False) -> di
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = {"SMALL": wavenet_small, "MEDIUM": wavenet_medium}[config]()
+    model = {"SMALL": wavenet_small, "MEDIUM": wavenet_medium}[config]().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    audio = torch.rand(BATCH, LENGTH) * 2 - 1
+    audio = (torch.rand(BATCH, LENGTH) * 2 - 1).to(device)
     precision, _, extra = precision.partition("+")
     bf16 = precision == "bf16-mixed"
     model.stack.checkpoint_blocks = extra == "checkpoint"
+    kind = torch.device(device).type
+    cuda = kind == "cuda"
 
     def step() -> None:
         target = model.output.encode(audio)  # (B, T)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
             params = model(model.shift_right(target))  # (B, C, T)
             loss = model.output.nll(params, target).mean()
         optimizer.zero_grad(set_to_none=True)
@@ -82,23 +88,32 @@ def worker(config: str, precision: str, threads: int, quick: bool = False) -> di
         optimizer.step()
 
     warm, timed = (1, 1) if quick else STEPS[config]
-    base = _rss_mb()
+    if cuda:
+        warm, timed = warm + 2, timed * 4  # a GPU step is short: more of them
+    base = torch.cuda.memory_allocated() / 2**20 if cuda else _rss_mb()
     for _ in range(warm):
         step()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     for _ in range(timed):
         step()
+    if cuda:
+        torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / timed
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if cuda
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
     return {"samples_per_s": BATCH * LENGTH / seconds, "peak_mb": peak - base,
-            "package": str(Path(wavedil.__file__).parent)}
+            "package": str(Path(wavedil.__file__).parent),
+            "device": torch.cuda.get_device_name() if cuda else "cpu"}
 
 
 def run_worker(tree: Path, config: str, precision: str, threads: int,
-               quick: bool = False) -> dict:
+               quick: bool = False, device: str = "cpu") -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", config, precision,
-           str(threads), *(["--quick"] if quick else [])]
+           str(threads), "--device", device, *(["--quick"] if quick else [])]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
     if done.returncode != 0:
         raise RuntimeError(f"worker failed for {tree} {config} {precision}:\n{done.stderr}")
@@ -121,10 +136,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true",
                         help="one warm-up and one timed step (a smoke run, not a figure)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = parser.parse_args()
     if args.worker:
         config, precision, threads = args.worker
-        print(json.dumps(worker(config, precision, int(threads), args.quick)))
+        print(json.dumps(worker(config, precision, int(threads), args.quick, args.device)))
         return
 
     trees = {"baseline": args.baseline.resolve()} if args.baseline else {}
@@ -137,7 +153,7 @@ def main() -> None:
         for key in keys:
             tree, config, precision = key
             rounds[key].append(run_worker(trees[tree], config, precision, args.threads,
-                                          args.quick))
+                                          args.quick, args.device))
     results = {}
     for key, runs in rounds.items():
         tree, config, precision = key
@@ -148,6 +164,7 @@ def main() -> None:
         print(json.dumps({"training": {
             "config": config, "precision": precision, "tree": tree,
             "commit": _commit(trees[tree]), "batch": BATCH, "length": LENGTH,
+            "device": runs[0].get("device", "cpu"),
             "threads": args.threads, "samples_per_s": round(statistics.median(speed)),
             "peak_mb_over_baseline": round(statistics.median(peak)),
             "spread_pct": {"speed": spread_pct(speed), "peak": spread_pct(peak)},

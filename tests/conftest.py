@@ -25,6 +25,13 @@ def _fsdd_root() -> Path | None:
 FSDD_ROOT = _fsdd_root()
 
 
+def cuda(test):
+    """Mark a test as a GPU test (``-m cuda``, run by bench/gpu_check.sh) that skips
+    cleanly without a CUDA device."""
+    skip = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+    return pytest.mark.cuda(skip(test))
+
+
 @pytest.fixture(scope="session")
 def fsdd_root() -> Path:
     if FSDD_ROOT is None:

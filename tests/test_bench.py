@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 REPO = Path(__file__).resolve().parent.parent
 STUDIES = REPO / "bench" / "studies"
 
@@ -199,3 +202,17 @@ def test_vocoder_bench_times_batch_1_batched_and_compiled(fsdd_root, tmp_path):
     for key in ("real_time_factor_batch1", "real_time_factor_batch2",
                 "real_time_factor_batch1_compiled", "compiled_speedup_batch1"):
         assert speed[key] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the check runs for minutes")
+def test_the_gpu_check_says_so_and_exits_at_once_without_cuda():
+    import time
+
+    start = time.perf_counter()
+    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_check.sh")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert line == {"gpu_check": "skipped",
+                    "reason": "no CUDA device (torch.cuda.is_available() is false)"}
+    assert time.perf_counter() - start < 60

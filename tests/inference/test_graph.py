@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.conftest import cuda
 from tests.inference.test_sampler import conditioning_for, make
 from wavedil.inference import generate
 from wavedil.inference.graph import CudaGraphStepper, graph_stepper_or_reason
-
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 @cuda
@@ -63,6 +62,7 @@ def test_a_failed_capture_is_a_reason_to_fall_back(monkeypatch):
     assert isinstance(reason, str) and "capture failed" in reason and "RuntimeError" in reason
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
 def test_the_graph_is_captured_on_the_models_device_whatever_is_current():
     net = make(2, "none").to("cuda:1")
