@@ -8,6 +8,7 @@ Prints JSON lines:
 * one per file: mel-cepstral distortion, log-mel distance, F0 error and voicing
   error of the vocoder's and Griffin-Lim's resynthesis against the original, and
   the classifier's prediction on all three (``--no-files``: left out);
+  PESQ and STOI are scored on the clips joined into ~8 s segments (summary only);
 * ``{"summary": ...}``: the means, the classifier's accuracy on the originals and on
   each resynthesis (``relative_accuracy`` = resynthesis / originals) and each
   method's real-time factor in that run (the vocoder batched at ``--batch``);
@@ -17,7 +18,9 @@ Prints JSON lines:
   drifts, so the ratios are the reliable figures). ``--speed-only``: this line alone.
 
 The scoring is :func:`wavedil.inference.vocoder.evaluate_vocoder`, as
-``wavedil-evaluate-vocoder`` runs it.
+``wavedil-evaluate-vocoder`` runs it. ``--highpass-hz 70`` (or ``none``) overrides the
+checkpoint's synthesis high-pass (:meth:`wavedil.models.WaveNet.set_highpass`), to
+score a vocoder trained before the setting existed with and without it.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ def main() -> None:
     parser.add_argument("--speed-files", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--highpass-hz", default=None,
+                        help="override the model's synthesis high-pass: a frequency in Hz, "
+                             "or 'none' (default: the checkpoint's own setting)")
     parser.add_argument("--no-files", action="store_true", help="summary and speed only")
     parser.add_argument("--speed-only", action="store_true", help="the speed line only")
     args = parser.parse_args()
@@ -64,6 +70,8 @@ def main() -> None:
 
     model, info, settings = load_vocoder(args.checkpoint)
     rate = info.sample_rate
+    if args.highpass_hz is not None:
+        model.set_highpass(None if args.highpass_hz == "none" else float(args.highpass_hz), rate)
     classifier, names = None, []
     if args.classifier:
         classifier, cinfo = load_classifier(args.classifier)
@@ -83,6 +91,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
         print(json.dumps({"summary": {"checkpoint": str(args.checkpoint),
                                       "speakers": args.speaker, "threads": args.threads,
+                                      "highpass_hz": model.highpass_hz,
                                       **result["summary"]}}), flush=True)
 
     few = clips[:: max(1, len(clips) // args.speed_files)][: args.speed_files]

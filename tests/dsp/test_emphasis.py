@@ -36,3 +36,22 @@ def test_preemphasis_is_the_first_difference_it_says():
 def test_a_coefficient_outside_0_1_is_refused(bad):
     with pytest.raises(ValueError, match=r"pre-emphasis coefficient in \[0, 1\)"):
         preemphasis(torch.zeros(1, 4), bad)
+
+
+def test_the_highpass_is_a_butterworth_of_its_order():
+    import math
+
+    from wavedil.dsp import butterworth_qs, highpass
+
+    t = torch.arange(16000) / 8000
+    for hz, expected_db in ((17.5, -48.2), (35.0, -24.1), (70.0, -3.0), (280.0, -0.0)):
+        tone = torch.sin(2 * math.pi * hz * t)
+        out = highpass(tone, 8000, 70.0, order=4)[8000:]
+        gain = 20 * math.log10(float(out.pow(2).mean().sqrt() / tone[8000:].pow(2).mean().sqrt()))
+        # |H|^2 = 1 / (1 + (fc / f)^8): an octave down loses 24 dB
+        assert gain == pytest.approx(expected_db, abs=0.3), hz
+    assert len(butterworth_qs(6)) == 3
+    with pytest.raises(ValueError, match="even filter order"):
+        butterworth_qs(3)
+    with pytest.raises(ValueError, match="cutoff"):
+        highpass(torch.zeros(10), 8000, 4000.0)

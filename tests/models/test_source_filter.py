@@ -231,3 +231,24 @@ def test_the_task_injects_noise_in_training_only():
     assert val[0] == val[1] and train[0] != train[1]  # only training draws noise
     with pytest.raises(ValueError, match="excitation_noise"):
         GenerationTask(net, optimizer=torch.optim.Adam, excitation_noise=-1.0)
+
+
+def test_the_synthesis_highpass_filters_generated_audio_and_continues_a_prime():
+    from wavedil.dsp import highpass
+
+    torch.manual_seed(0)
+    plain = WaveNet(8, 8, 8, dilations=[1, 2, 4]).eval()
+    filtered = WaveNet(8, 8, 8, dilations=[1, 2, 4], highpass_hz=70.0, sample_rate=8000).eval()
+    filtered.load_state_dict(plain.state_dict())
+    prime = 0.3 * torch.sin(torch.arange(200) * 0.05)[None]
+    a = generate(plain, 400, seed=1, prime=prime)
+    b = generate(filtered, 400, seed=1, prime=prime, method="compiled")
+    assert torch.equal(a.values, b.values)  # the same samples, only the audio is filtered
+    whole = highpass(torch.cat([prime, a.audio], -1).double(), 8000, 70.0)[:, 200:]
+    assert torch.allclose(b.audio, whole.clamp(-1, 1).float(), atol=1e-6)
+    filtered.set_highpass(None)
+    assert torch.equal(generate(filtered, 50, seed=2).audio, generate(plain, 50, seed=2).audio)
+    with pytest.raises(ValueError, match="sample_rate"):
+        WaveNet(8, 8, 8, dilations=[1], highpass_hz=70.0)
+    with pytest.raises(ValueError, match="between 0 and 4000.0 Hz"):
+        WaveNet(8, 8, 8, dilations=[1], highpass_hz=5000.0, sample_rate=8000)

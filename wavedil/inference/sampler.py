@@ -288,12 +288,14 @@ def generate(
 def _audio(model: WaveNet, values: Tensor, signal: Tensor | None, prime: Tensor | None
            ) -> Tensor:
     """The generated audio ``(B, T)``: the values decoded (a source-filter generator: its
-    signal), de-emphasised after the prime's last sample, in [-1, 1]."""
-    if model.preemphasis == 0 and signal is None:
+    signal), de-emphasised after the prime's last sample, through the synthesis
+    high-pass if the model has one, in [-1, 1]."""
+    if model.preemphasis == 0 and signal is None and model.highpass_hz is None:
         return model.output.decode(values)
     y = model.output.decode(values) if signal is None else signal
     previous = None if prime is None else prime[:, -1]
-    return model.deemphasize(y.double(), previous).clamp(-1.0, 1.0).float()
+    audio = model.filter_output(model.deemphasize(y.double(), previous), prime)
+    return audio.clamp(-1.0, 1.0).float()
 
 
 def _generate_compiled(sampler: CompiledSampler, model: WaveNet, x: Tensor, num_samples: int,

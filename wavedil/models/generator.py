@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from wavedil.distributions import MuLawCategorical, OutputDistribution
 from wavedil.dsp.emphasis import check_emphasis, deemphasis, preemphasis
+from wavedil.dsp.filters import highpass
 from wavedil.models.inputs import INPUT_ENCODINGS, InputEncoding, make_input
 from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
 from wavedil.nn.cache import RingBuffer, StreamingBlock
@@ -130,6 +131,11 @@ class WaveNet(nn.Module):
             those of ``local_channels``/``local_hop_length``): model the excitation
             of a linear predictor computed from the mel frames. Needs the mu-law
             output and the embedding input encoding.
+        highpass_hz: a synthesis setting: generated audio passes a 4th-order
+            Butterworth high-pass at this frequency (:func:`~wavedil.dsp.highpass`),
+            removing the sampling noise below speech; ``None``: off. Training is
+            unchanged. Needs ``sample_rate``.
+        sample_rate: the audio's rate in Hz (for ``highpass_hz``).
 
     Shape:
         - x: ``(B, T)`` long codes (``embedding``/``onehot``) or float values.
@@ -164,9 +170,14 @@ class WaveNet(nn.Module):
         context: nn.Module | None = None,
         preemphasis: float = 0.0,
         linear_prediction: LinearPrediction | None = None,
+        highpass_hz: float | None = None,
+        sample_rate: int | None = None,
     ) -> None:
         super().__init__()
         self.preemphasis = check_emphasis(preemphasis)
+        self.highpass_hz, self.sample_rate = None, sample_rate
+        if highpass_hz is not None:
+            self.set_highpass(highpass_hz, sample_rate)
         self.output = output if output is not None else MuLawCategorical()
         self.input_encoding = check_choice("input_encoding", input_encoding, INPUT_ENCODINGS)
         if input_encoding == "continuous" and self.output.discrete:
@@ -313,6 +324,34 @@ class WaveNet(nn.Module):
             ``(B, T) -> (B, T)``
         """
         return preemphasis(audio, self.preemphasis, previous)
+
+    def set_highpass(self, highpass_hz: float | None, sample_rate: int | None = None) -> None:
+        """Set (or with ``None`` clear) the synthesis high-pass (see ``highpass_hz``)."""
+        if highpass_hz is None:
+            self.highpass_hz = None
+            return
+        sample_rate = sample_rate if sample_rate is not None else self.sample_rate
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1:
+            raise ValueError(f"Expected the sample_rate (Hz) with highpass_hz, but found "
+                             f"{sample_rate!r}.")
+        if not (isinstance(highpass_hz, (int, float)) and 0 < highpass_hz < sample_rate / 2):
+            raise ValueError(f"Expected highpass_hz between 0 and {sample_rate / 2} Hz, but "
+                             f"found {highpass_hz!r}.")
+        self.highpass_hz, self.sample_rate = float(highpass_hz), sample_rate
+
+    def filter_output(self, audio: Tensor, prime: Tensor | None = None) -> Tensor:
+        """Generated audio through the synthesis high-pass, if set (continuing from the
+        ``prime`` audio it follows, if any).
+
+        Shape:
+            ``audio (B, T), prime (B, P)? -> (B, T)``
+        """
+        if self.highpass_hz is None:
+            return audio
+        assert self.sample_rate is not None
+        full = audio if prime is None else torch.cat([prime.to(audio), audio], dim=-1)
+        return highpass(full, self.sample_rate, self.highpass_hz)[..., full.shape[-1] -
+                                                                 audio.shape[-1]:]
 
     def deemphasize(self, signal: Tensor, previous: Tensor | None = None) -> Tensor:
         """The model's signal -> audio (the inverse of :meth:`emphasize`; ``previous``
