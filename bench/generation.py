@@ -11,13 +11,13 @@ Configs (random weights; speed does not depend on training):
     SMALL  = 2 cycles of 1..512 (20 layers), 64 residual / 128 gate / 128 skip, kernel 2
     MEDIUM = 4 cycles of 1..32 (24 layers), 128 residual / 256 gate / 128 skip, kernel 3
 
-``--sample`` adds the ``compiled`` method (wavedil.inference.compiled: the fast
+``--sample`` adds the ``compiled`` method (wavedil.inference.generation.compiled: the fast
 path's arithmetic and the draw in one numba-compiled loop, timed by its own
 ``run`` over the same number of steps; it always draws, so it is only compared with
 sampling steppers) and the row's ``ratio_compiled_vs_fast``.
 
 On a CUDA device (``--device cuda``) the ``graph`` method (the fast step replayed
-as a CUDA graph, wavedil.inference.graph) joins the steppers, with
+as a CUDA graph, wavedil.inference.generation.graph) joins the steppers, with
 ``ratio_graph_vs_fast``; the mixture output is not taken by it (embedding input only).
 
 ``--outputs`` builds each config with the 256-way mu-law softmax (``mulaw``, the
@@ -54,7 +54,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from wavedil.distributions import DiscretizedLogisticMixture
 from wavedil.inference import CompiledSampler, NaiveStepper, make_stepper
-from wavedil.inference.graph import CudaGraphStepper
+from wavedil.inference.generation.graph import CudaGraphStepper
 from wavedil.models import WaveNet, wavenet_medium, wavenet_small
 
 CONFIGS = {"SMALL": wavenet_small, "MEDIUM": wavenet_medium}

@@ -34,8 +34,8 @@ from wavedil.checkpoint import load_classifier
 from wavedil.data.functional import join_clips
 from wavedil.data.io import load_audio
 from wavedil.data.sources import fsdd_recordings
-from wavedil.inference.classify import classify_clips
-from wavedil.inference.spotting import SpeechGate, spot_keywords
+from wavedil.inference.classification.predict import classify_clips
+from wavedil.inference.classification.spotting import SpeechGate, spot_keywords
 
 
 def score(words, spans: list[tuple[int, int]], labels: list[str], rate: int) -> dict:

@@ -17,7 +17,7 @@ Prints JSON lines:
   ``--speed-files`` files, alternating over ``--repeats`` rounds (median; the machine
   drifts, so the ratios are the reliable figures). ``--speed-only``: this line alone.
 
-The scoring is :func:`wavedil.inference.vocoder.evaluate_vocoder`, as
+The scoring is :func:`wavedil.inference.vocoding.evaluate_vocoder`, as
 ``wavedil-evaluate-vocoder`` runs it. ``--highpass-hz 70`` (or ``none``) overrides the
 checkpoint's synthesis high-pass (:meth:`wavedil.models.WaveNet.set_highpass`), to
 score a vocoder trained before the setting existed with and without it.
@@ -35,15 +35,15 @@ import torch
 from timing import interleaved, medians, spread_pct
 
 from wavedil.checkpoint import load_classifier
-from wavedil.cli.evaluate_vocoder import select_clips
 from wavedil.data.sources import FSDD_PATTERN, fsdd_recordings
-from wavedil.inference.vocoder import (
+from wavedil.inference.vocoding import (
     VocoderClip,
     decode_for_vocoder,
     evaluate_vocoder,
     load_vocoder,
     mel_frames,
     resynthesize,
+    select_clips,
 )
 
 

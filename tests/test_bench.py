@@ -183,7 +183,7 @@ def test_vocoder_bench_times_batch_1_batched_and_compiled(fsdd_root, tmp_path):
     import torch
 
     from tests.conftest import save_checkpoint
-    from tests.inference.test_vocoder import HOP, MEL
+    from tests.inference.vocoding.test_vocoder import HOP, MEL
     from wavedil.data.sources import DataInfo
     from wavedil.models import WaveNet
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tests.conftest import cuda
-from tests.inference.test_sampler import conditioning_for, make
+from tests.inference.generation.test_sampler import conditioning_for, make
 from tests.models.test_source_filter import frames, source_filter
 from wavedil.inference import generate, make_stepper
 

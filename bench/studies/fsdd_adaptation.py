@@ -24,8 +24,8 @@ import torch
 from wavedil.checkpoint import load_model
 from wavedil.data.io import load_audio
 from wavedil.data.sources import fsdd_recordings
-from wavedil.inference.adapt import adapt
-from wavedil.inference.classify import classify_clips
+from wavedil.inference.classification.adapt import adapt
+from wavedil.inference.classification.predict import classify_clips
 from wavedil.metrics.classification import mean_and_worst
 
 

@@ -3,7 +3,7 @@
 Takes two or more ``loso=true`` runs (``python train.py experiment=fsdd_classifier
 data.root=... loso=true``, each writing ``<run>/<speaker>/checkpoints/last.ckpt``)
 and scores, for every speaker held out in all of them, each run's fold classifier
-alone and the :class:`~wavedil.inference.classify.Ensemble` of all of them (their
+alone and the :class:`~wavedil.inference.classification.predict.Ensemble` of all of them (their
 log-probabilities averaged: what ``wavedil-classify --checkpoint A --checkpoint B``
 does) on that speaker's 500 recordings. No speaker's recordings are in any of the
 fold classifiers' training data, so the ensemble stays speaker-independent. Prints
@@ -25,7 +25,7 @@ import torch
 from wavedil.checkpoint import CheckpointError, load_classifier
 from wavedil.data.io import load_audio
 from wavedil.data.sources import fsdd_recordings
-from wavedil.inference.classify import classify_clips
+from wavedil.inference.classification.predict import classify_clips
 from wavedil.metrics.classification import mean_and_worst
 
 

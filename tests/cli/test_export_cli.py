@@ -164,7 +164,7 @@ def test_onnx_without_its_extra_says_what_to_install(checkpoint, tmp_path, capsy
 def test_a_failing_second_part_leaves_nothing_behind(fail, tmp_path, capsys, monkeypatch):
     # a vocoder exports two programs and a record: if the step (the second part) fails to
     # export or to be written, neither the upsampler's file nor anything else is left
-    from wavedil.inference import export as export_module
+    from wavedil.inference.generation import export as export_module
 
     mel = {"n_mels": 8, "hop_length": 32, "n_fft": 128}
     vocoder = WaveNet(8, 8, 8, dilations=[1, 2], local_channels=8, local_hop_length=32)

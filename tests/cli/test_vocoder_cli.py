@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from tests.conftest import save_checkpoint, write_wav
-from tests.inference.test_vocoder import MEL, RATE, train_vocoder, vowel
+from tests.inference.vocoding.test_vocoder import MEL, RATE, train_vocoder, vowel
 from wavedil.cli.evaluate_vocoder import main as evaluate_main
 from wavedil.cli.resynth import main as resynth_main
 from wavedil.data.sources import DataInfo

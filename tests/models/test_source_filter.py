@@ -9,7 +9,7 @@ import torch
 
 from wavedil.distributions import DiscretizedLogisticMixture
 from wavedil.inference import generate, make_stepper
-from wavedil.inference.source_filter import SignalLoop
+from wavedil.inference.generation.source_filter import SignalLoop
 from wavedil.models import WaveNet
 from wavedil.nn import LinearPrediction, dilation_schedule
 
@@ -189,7 +189,7 @@ def test_a_checkpoint_alone_rebuilds_a_source_filter_vocoder(tmp_path):
 
 
 def test_export_refuses_a_source_filter_generator_by_name():
-    from wavedil.inference.export import StepProgram
+    from wavedil.inference.generation.export import StepProgram
 
     with pytest.raises(ValueError, match="source-filter generator"):
         StepProgram(source_filter())

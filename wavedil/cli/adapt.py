@@ -5,7 +5,7 @@ from unlabelled recordings of it.
     wavedil-classify --checkpoint fsdd_jackson.ckpt new_recording.wav
 
 Fine-tunes the whole network by information maximisation
-(:mod:`wavedil.inference.adapt`): confident predictions, spread over the
+(:mod:`wavedil.inference.classification.adapt`): confident predictions, spread over the
 classes. The recordings should cover the classes roughly evenly (a speaker
 saying each word a few times). Any sample rate and channel count is accepted; a
 file that cannot be read is reported and left out (exit status 1 once the
@@ -28,7 +28,7 @@ from wavedil.checkpoint import load_model, save_derived
 from wavedil.cli.arguments import device, non_negative_float, positive_float, positive_int
 from wavedil.cli.common import UsageError, check_outputs, count_failures, expand_paths, run_cli
 from wavedil.data.io import AudioError, load_audio
-from wavedil.inference.adapt import adapt
+from wavedil.inference.classification.adapt import adapt
 
 __all__ = ["main"]
 

@@ -16,7 +16,7 @@ feeds each file to a causal waveform classifier chunk by chunk, as audio would
 arrive, and prints ``path<TAB>time<TAB>label<TAB>probability`` after each chunk:
 the verdict on everything heard so far (equal to classifying that prefix offline).
 ``--spot`` finds the words in a long recording as it arrives (a streaming speech
-detector, :mod:`wavedil.inference.spotting`) and prints
+detector, :mod:`wavedil.inference.classification.spotting`) and prints
 ``path<TAB>start<TAB>end<TAB>label<TAB>probability`` per word, each word classified
 alone when it ends; any classifier, ensemble or ``--speeds`` spots. ``--spot
 --stream`` (a causal waveform classifier) also prints, after each chunk while a word
@@ -37,8 +37,8 @@ from wavedil.checkpoint import load_classifier
 from wavedil.cli.arguments import add_classifier_options, positive_float, positive_int
 from wavedil.cli.common import UsageError, check_outputs, count_failures, expand_paths, run_cli
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, load_audio
-from wavedil.inference.classify import Failure, predict_files
-from wavedil.inference.spotting import Heard, SpeechGate, Word, spot_keywords
+from wavedil.inference.classification.predict import Failure, predict_files
+from wavedil.inference.classification.spotting import Heard, SpeechGate, Word, spot_keywords
 
 __all__ = ["main"]
 

@@ -29,7 +29,7 @@ from wavedil.checkpoint import load_classifier
 from wavedil.cli.arguments import add_classifier_options, regex
 from wavedil.cli.common import UsageError, check_outputs, run_cli
 from wavedil.data.sources import FSDD_PATTERN, AudioFile, scan_folder
-from wavedil.inference.classify import Failure, predict_files
+from wavedil.inference.classification.predict import Failure, predict_files
 from wavedil.metrics.classification import accuracy_report, report_markdown
 from wavedil.plots import plot_confusion_matrix
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -39,15 +38,16 @@ from wavedil.cli.arguments import device, non_negative_float, positive_int, rege
 from wavedil.cli.common import UsageError, check_outputs, expand_paths, run_cli
 from wavedil.data.io import AudioError, write_audio
 from wavedil.data.sources import FSDD_PATTERN
-from wavedil.inference.vocoder import (
+from wavedil.inference.vocoding import (
     METHODS_SCORED,
     VocoderClip,
     decode_for_vocoder,
     evaluate_vocoder,
     load_vocoder,
+    select_clips,
 )
 
-__all__ = ["main", "report_markdown", "select_clips"]
+__all__ = ["main", "report_markdown"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,34 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     parser.add_argument("--quiet", action="store_true", help="summary only, no progress bars")
     return parser
-
-
-def select_clips(paths: Sequence[Path], pattern: str, speakers: Sequence[str] | None,
-                 limit: int | None) -> list[tuple[Path, str | None]]:
-    """``(file, label name)`` for the inputs: filtered by speaker (from ``pattern``),
-    evenly thinned to ``limit``. The label comes from ``pattern``'s ``label`` group,
-    else the parent folder's name.
-
-    Example:
-        >>> select_clips([Path("a/7_bob_1.wav"), Path("a/3_eve_2.wav")], FSDD_PATTERN,
-        ...              ["bob"], None)
-        [(PosixPath('a/7_bob_1.wav'), '7')]
-    """
-    regex = re.compile(pattern)
-    chosen = []
-    for path in paths:
-        match = regex.fullmatch(path.stem)
-        groups = match.groupdict() if match else {}
-        if speakers and groups.get("speaker") not in set(speakers):
-            continue
-        chosen.append((path, groups.get("label") or (path.parent.name or None)))
-    if speakers and not chosen:
-        raise UsageError(f"No input files of speakers {list(speakers)} (by --pattern "
-                         f"{pattern!r}).")
-    if limit is not None and len(chosen) > limit:
-        step = len(chosen) / limit
-        chosen = [chosen[int(i * step)] for i in range(limit)]
-    return chosen
 
 
 def report_markdown(summary: dict[str, Any]) -> str:

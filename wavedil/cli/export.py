@@ -23,7 +23,7 @@ lengths and compared with the checkpoint's model (within 1e-4; an ONNX file in
 onnxruntime); the file is refused otherwise.
 
 A generator is exported (``export`` format) as its one-step function with the
-history as explicit tensors (:class:`wavedil.inference.export.StepProgram`):
+history as explicit tensors (:class:`wavedil.inference.generation.export.StepProgram`):
 ``params, windows = program(x, windows[, global_vector])``, ``x`` the previous
 values ``(B,)``, ``windows`` zeros of the shapes listed in ``<out>.json`` before the
 first step; draw each next value from ``params`` with the output distribution
@@ -100,7 +100,7 @@ def upsampler_path(out: Path) -> Path:
 
 
 def _export_generator(args: argparse.Namespace, loaded: Any, meta: Path) -> None:
-    from wavedil.inference.export import StepProgram, export_step, export_upsampler
+    from wavedil.inference.generation.export import StepProgram, export_step, export_upsampler
     from wavedil.spec import to_spec
 
     model, info = loaded.model, loaded.info

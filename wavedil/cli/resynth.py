@@ -34,7 +34,7 @@ from wavedil.cli.arguments import device, non_negative_float, positive_int
 from wavedil.cli.common import UsageError, check_outputs, count_failures, run_cli
 from wavedil.data.io import AUDIO_EXTENSIONS, AudioError, write_audio
 from wavedil.inference import METHODS
-from wavedil.inference.vocoder import decode_for_vocoder, load_vocoder, mel_frames, resynthesize
+from wavedil.inference.vocoding import decode_for_vocoder, load_vocoder, mel_frames, resynthesize
 
 __all__ = ["main", "plan_outputs"]
 

@@ -30,7 +30,7 @@ from wavedil.cli.common import UsageError, check_outputs, run_cli
 from wavedil.data.io import load_audio, write_audio
 from wavedil.data.sources import DataInfo
 from wavedil.inference import METHODS, generate
-from wavedil.inference.vocoder import mel_frames
+from wavedil.inference.vocoding import mel_frames
 from wavedil.models import WaveNet
 
 __all__ = ["main"]

@@ -1,12 +1,22 @@
-"""Generation: cached-queue steppers (fast and module-by-module), the naive
-reference, the compiled sampling loop, and :func:`generate`."""
+"""Using trained models, grouped by what they do:
 
-from wavedil.inference.compiled import CompiledSampler
-from wavedil.inference.fast import FastStepper
-from wavedil.inference.sampler import (
+* :mod:`wavedil.inference.generation`: sampling from a generator (the fast, cached,
+  naive, compiled and CUDA-graph methods, :func:`generate`, the exported step);
+* :mod:`wavedil.inference.vocoding`: mel frames to audio, and scoring a vocoder
+  against Griffin-Lim;
+* :mod:`wavedil.inference.classification`: predictions, keyword spotting, adaptation.
+
+The generation API is also importable from here, as before:
+
+    >>> from wavedil.inference import generate, FastStepper
+"""
+
+from wavedil.inference.generation import (
     METHODS,
     STEPPERS,
     CachedStepper,
+    CompiledSampler,
+    FastStepper,
     Generation,
     NaiveStepper,
     generate,

@@ -103,7 +103,7 @@ class TensorBoardMedia(pl.Callback):
     def _generator_media(self, trainer: pl.Trainer, pl_module: pl.LightningModule
                          ) -> list[tuple[str, Tensor, np.ndarray]]:
         from wavedil.inference import generate
-        from wavedil.inference.vocoder import mel_frames, resynthesize
+        from wavedil.inference.vocoding import mel_frames, resynthesize
 
         model, info = pl_module.model, pl_module.data_info
         rate = info.sample_rate

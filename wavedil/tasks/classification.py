@@ -34,7 +34,7 @@ class ClassificationTask(Task):
             ``0`` (default) trains on the clips as they are.
         test_speeds: test-time augmentation: test predictions average the
             log-probabilities of the clips played at these speeds
-            (:class:`~wavedil.inference.classify.SpeedAveraged`); ``None`` tests
+            (:class:`~wavedil.inference.classification.predict.SpeedAveraged`); ``None`` tests
             the clips as they are. Validation is never averaged.
         (others as :class:`~wavedil.tasks.base.Task`)
     """

@@ -9,8 +9,8 @@ import torch
 
 from wavedil.data.functional import join_clips
 from wavedil.data.io import load_audio
-from wavedil.inference.classify import classify_clips
-from wavedil.inference.spotting import Segment, SpeechGate, spot_keywords
+from wavedil.inference.classification.predict import classify_clips
+from wavedil.inference.classification.spotting import Segment, SpeechGate, spot_keywords
 from wavedil.models import WaveNetClassifier
 
 RATE = 8000

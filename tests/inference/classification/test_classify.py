@@ -1,10 +1,11 @@
-"""Batched classification of decoded clips (:func:`wavedil.inference.classify.classify_clips`)."""
+"""Batched classification of decoded clips
+(:func:`wavedil.inference.classification.predict.classify_clips`)."""
 
 from __future__ import annotations
 
 import torch
 
-from wavedil.inference.classify import classify_clips
+from wavedil.inference.classification.predict import classify_clips
 from wavedil.models import WaveNetClassifier
 from wavedil.nn import MFCCFrontend
 

@@ -213,7 +213,7 @@ def test_mixture_priming_and_temperature():
 def test_ring_slots_by_arithmetic_equal_the_tables(monkeypatch):
     # periods above the table limit (a model with dilations 1..512 x 3 and kernel 3)
     # compute the slots on the device each step; both must read and write the same slots
-    from wavedil.inference import fast as fast_module
+    from wavedil.inference.generation import fast as fast_module
 
     net = make(3, "local_repeat")
     stepper = FastStepper(net, 2)

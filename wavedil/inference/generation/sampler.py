@@ -5,12 +5,12 @@ parameters, F conditioning features per frame, L upsampled local channels.
 
 Three steppers compute the same numbers, the distribution parameters at the
 next step, and differ only in cost per sample (a fourth method, ``"compiled"``
-(:mod:`wavedil.inference.compiled`), runs the fast stepper's arithmetic and the
+(:mod:`wavedil.inference.generation.compiled`), runs the fast stepper's arithmetic and the
 draws in one numba-compiled loop: 2x the fast path at batch 1 on a small model; a
-fifth, ``"graph"`` (:mod:`wavedil.inference.graph`), replays the fast step as a CUDA
+fifth, ``"graph"`` (:mod:`wavedil.inference.generation.graph`), replays the fast step as a CUDA
 graph on a GPU):
 
-* ``"fast"`` (:class:`~wavedil.inference.fast.FastStepper`): cached queues with
+* ``"fast"`` (:class:`~wavedil.inference.generation.fast.FastStepper`): cached queues with
   fused weights; O(layers) per sample, few large ops.
 * ``"cached"`` (:class:`CachedStepper`): cached queues through each module's
   ``step``; O(layers) per sample; works for any causal block.
@@ -38,10 +38,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from wavedil.inference.compiled import CompiledSampler, compiled_sampler_or_reason
-from wavedil.inference.fast import FastStepper
-from wavedil.inference.graph import graph_stepper_or_reason
-from wavedil.inference.source_filter import SignalLoop
+from wavedil.inference.generation.compiled import CompiledSampler, compiled_sampler_or_reason
+from wavedil.inference.generation.fast import FastStepper
+from wavedil.inference.generation.graph import graph_stepper_or_reason
+from wavedil.inference.generation.source_filter import SignalLoop
 from wavedil.models.generator import WaveNet
 from wavedil.nn.checks import check_choice, check_positive_int
 
@@ -190,7 +190,8 @@ def generate(
         method: ``"fast"``, ``"cached"``, ``"naive"``, ``"compiled"`` (CPU) or
             ``"graph"`` (CUDA): the same numbers at different cost. ``"compiled"`` and
             ``"graph"`` fall back to ``"fast"`` with a warning where they cannot run
-            (see :mod:`wavedil.inference.compiled`, :mod:`wavedil.inference.graph`);
+            (see :mod:`~wavedil.inference.generation.compiled` and
+            :mod:`~wavedil.inference.generation.graph`);
             ``"auto"`` picks by :func:`auto_method`, silently.
         temperature: divides the logits (a mixture: its weights' logits, and multiplies
             its scales); 0 takes the most likely value (a mixture: the mean of its

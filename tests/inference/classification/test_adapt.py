@@ -1,4 +1,5 @@
-"""Unsupervised adaptation (:mod:`wavedil.inference.adapt`) and derived checkpoints."""
+"""Unsupervised adaptation (:mod:`wavedil.inference.classification.adapt`) and derived
+checkpoints."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.conftest import save_checkpoint
 from wavedil.checkpoint import CheckpointError, load_model, save_derived
 from wavedil.data.functional import pad_batch
 from wavedil.data.sources import DataInfo
-from wavedil.inference.adapt import adapt, information_maximization
+from wavedil.inference.classification.adapt import adapt, information_maximization
 from wavedil.models import WaveNetClassifier
 from wavedil.nn import MFCCFrontend
 

@@ -3,7 +3,7 @@
 Shape legend: B batch, R residual, G gate, S skip channels, N layers, k kernel
 size, C output channels, H history slots, n steps in a chunk.
 
-At batch 1 the :class:`~wavedil.inference.fast.FastStepper` spends most of a step
+At batch 1 the :class:`~wavedil.inference.generation.fast.FastStepper` spends most of a step
 in the dispatch of its ~90 small ATen calls, not in arithmetic (docs/benchmarks.md:
 about 1.2 M multiply-adds, 4.85 MB of float32 weights per SMALL step). Here the
 same folded weights (the fast stepper's own tensors, shared, not copied) drive one
@@ -21,7 +21,7 @@ are read once from memory per step whatever the batch.
 numba is imported when the first compiled sampler is built (it comes with
 librosa); the machine code is cached on disk after the first build, a few seconds.
 A source-filter generator (:class:`~wavedil.nn.LinearPrediction`) runs the signal
-loop of :class:`~wavedil.inference.source_filter.SignalLoop` inside the kernel too:
+loop of :class:`~wavedil.inference.generation.source_filter.SignalLoop` inside the kernel too:
 per step and stream the prediction ``p_t`` from the signal's last ``p`` samples, the
 side inputs' code embeddings added to the input, and after the draw ``y_t = p_t +
 e_t``, all in float64 with the same boundary table for the mu-law codes.
@@ -43,7 +43,7 @@ from torch import Tensor
 
 from wavedil.distributions import DiscretizedLogisticMixture, MuLawCategorical
 from wavedil.distributions.base import OutputDistribution
-from wavedil.inference.fast import FastStepper
+from wavedil.inference.generation.fast import FastStepper
 from wavedil.models.generator import WaveNet
 from wavedil.models.inputs import ContinuousInput, EmbeddingInput, OneHotInput
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from tests.conftest import cuda
-from tests.inference.test_sampler import conditioning_for, make
+from tests.inference.generation.test_sampler import conditioning_for, make
 from wavedil.inference import generate
-from wavedil.inference.graph import CudaGraphStepper, graph_stepper_or_reason
+from wavedil.inference.generation.graph import CudaGraphStepper, graph_stepper_or_reason
 
 
 @cuda
@@ -49,7 +49,7 @@ def test_without_cuda_the_reason_is_given_and_the_fast_path_runs():
 def test_a_failed_capture_is_a_reason_to_fall_back(monkeypatch):
     from types import SimpleNamespace
 
-    from wavedil.inference import graph as graph_module
+    from wavedil.inference.generation import graph as graph_module
 
     def refuse(*args, **kwargs):
         raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
@@ -74,7 +74,7 @@ def test_the_graph_is_captured_on_the_models_device_whatever_is_current():
 
 @cuda
 def test_long_ring_periods_replay_without_host_built_indices(monkeypatch):
-    from wavedil.inference import fast as fast_module
+    from wavedil.inference.generation import fast as fast_module
 
     monkeypatch.setattr(fast_module, "_MAX_TABLE_PERIOD", 0)  # the arithmetic slots
     net = make(3, "local_repeat").cuda()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.inference.test_sampler import conditioning_for, make, make_mixture
+from tests.inference.generation.test_sampler import conditioning_for, make, make_mixture
 from wavedil.inference import CompiledSampler, generate
-from wavedil.inference import compiled as compiled_module
+from wavedil.inference.generation import compiled as compiled_module
 from wavedil.models import WaveNet
 from wavedil.nn import ContextModule
 
@@ -99,7 +99,7 @@ def test_falls_back_to_the_fast_path_with_the_reason(monkeypatch):
 
 
 def test_auto_takes_the_compiled_loop_for_small_models_at_small_batches(monkeypatch):
-    from wavedil.inference.sampler import AUTO_MAX_BATCH, auto_method
+    from wavedil.inference.generation.sampler import AUTO_MAX_BATCH, auto_method
     from wavedil.models import wavenet_medium
 
     net = make(2, "none")

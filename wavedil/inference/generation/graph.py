@@ -2,7 +2,7 @@
 
 Shape legend: B batch, N layers, G gate channels, C output channels.
 
-On a GPU a :class:`~wavedil.inference.fast.FastStepper` step is ~90 small kernels,
+On a GPU a :class:`~wavedil.inference.generation.fast.FastStepper` step is ~90 small kernels,
 each launched from Python; at small batches the launches, not the arithmetic, set
 the pace. A CUDA graph records the kernels of one step once and replays them with
 one call. What changes from step to step is written into fixed input buffers
@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from wavedil.inference.fast import FastStepper
+from wavedil.inference.generation.fast import FastStepper
 from wavedil.models.generator import WaveNet
 
 __all__ = ["CudaGraphStepper", "graph_stepper_or_reason"]
@@ -50,7 +50,7 @@ def graph_stepper_or_reason(model: WaveNet, batch: int, global_vector: Tensor | 
 class CudaGraphStepper:
     """Stateful one-sample-at-a-time evaluation of a :class:`WaveNet` by graph replay.
 
-    Called like :class:`~wavedil.inference.fast.FastStepper` (values ``(B,)`` at step
+    Called like :class:`~wavedil.inference.generation.fast.FastStepper` (values ``(B,)`` at step
     ``t`` -> distribution parameters ``(B, C)``, a new tensor each call).
 
     Args:

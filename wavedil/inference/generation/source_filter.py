@@ -34,8 +34,10 @@ class SignalLoop:
         >>> net = WaveNet(8, 8, 8, dilations=[1, 2], local_channels=20, local_hop_length=64,
         ...               linear_prediction=lp)
         >>> loop = SignalLoop(net, net.prediction_coefficients(torch.zeros(1, 20, 2), 128))
-        >>> loop.side(0).tolist(), float(loop.draw(0, torch.tensor([128]))[0])
-        ([[0.0, 0.0]], 0.0)
+        >>> loop.side(0).tolist()  # y_{-1} and p_0: silence before the start
+        [[0.0, 0.0]]
+        >>> round(float(loop.draw(0, torch.tensor([128]))[0]), 6)  # mu-law code 128
+        8.6e-05
     """
 
     def __init__(self, model: WaveNet, coefficients: Tensor) -> None:

@@ -1,4 +1,4 @@
-"""Vocoding (:mod:`wavedil.inference.vocoder`): batched resynthesis, Griffin-Lim, the
+"""Vocoding (:mod:`wavedil.inference.vocoding`): batched resynthesis, Griffin-Lim, the
 alignment of mel frames with the audio, and a tiny vocoder that beats Griffin-Lim
 on the clip it learnt."""
 
@@ -12,7 +12,7 @@ import torch
 
 from wavedil.data.features import LOG_MEL_FLOOR
 from wavedil.inference import generate
-from wavedil.inference.vocoder import (
+from wavedil.inference.vocoding import (
     VocoderClip,
     check_vocoder,
     evaluate_vocoder,
