@@ -204,6 +204,42 @@ def test_vocoder_bench_times_batch_1_batched_and_compiled(fsdd_root, tmp_path):
         assert speed[key] > 0
 
 
+def test_lpc_prediction_gain_study_prints_a_line_per_setting(fsdd_root):
+    out = subprocess.run(
+        [sys.executable, str(STUDIES / "lpc_prediction_gain.py"), "--data-root", str(fsdd_root),
+         "--every", "100", "--orders", "12"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 2 * 2 * 3  # frame settings x pre-emphasis x spectra
+    gain = {(r["frames"], r["preemphasis"], r["spectrum"]): r["prediction_gain_db"] for r in rows}
+    for frames in ("fine", "tts"):  # the STFT's own spectrum bounds what frames give
+        assert 0 < gain[frames, 0.0, "pinv"] <= gain[frames, 0.0, "stft"] + 0.5
+
+
+def test_vocoder_bands_study_scores_each_setting_beside_griffin_lim(fsdd_root, tmp_path):
+    from tests.conftest import save_checkpoint
+    from tests.inference.vocoding.test_vocoder import HOP, MEL
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import WaveNet
+
+    torch.manual_seed(0)
+    model = WaveNet(8, 8, 8, dilations=[1, 2], local_channels=MEL["n_mels"], local_hop_length=HOP)
+    ckpt = save_checkpoint(model, DataInfo(8000, local_features=MEL), tmp_path / "v.ckpt")
+    out = subprocess.run(
+        [sys.executable, str(STUDIES / "vocoder_bands.py"), "--checkpoint", str(ckpt),
+         "--data-root", str(fsdd_root), "--speaker", "nicolas", "--every", "100",
+         "--highpass-hz", "none", "70"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = {r["method"]: r for r in map(json.loads, out.splitlines())}
+    assert list(rows) == ["griffin_lim", "vocoder/highpass=none", "vocoder/highpass=70"]
+    for row in rows.values():
+        assert len(row["band_difference_db"]) == len(row["band_centre_hz"]) == 40
+    # the high-pass takes the lowest bands down, and little else
+    bands = {k: rows[k]["band_difference_db"] for k in rows}
+    assert bands["vocoder/highpass=70"][0] < bands["vocoder/highpass=none"][0] - 5
+    assert abs(bands["vocoder/highpass=70"][20] - bands["vocoder/highpass=none"][20]) < 1
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the check runs for minutes")
 def test_the_gpu_check_says_so_and_exits_at_once_without_cuda():
     import time
