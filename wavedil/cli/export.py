@@ -122,7 +122,7 @@ def _export_generator(args: argparse.Namespace, loaded: Any, meta: Path) -> None
     record = json.dumps({"format": "export", "kind": "generator-step",
                          "sample_rate": info.sample_rate, "output": to_spec(model.output),
                          "windows": windows, "global_channels": model.global_channels,
-                         "preemphasis": model.preemphasis,
+                         "preemphasis": model.preemphasis, "highpass_hz": model.highpass_hz,
                          **extra, "checkpoint": str(args.checkpoint)}, indent=1) + "\n"
     parts.append((meta, lambda path: path.write_text(record)))
     write_together(parts)
