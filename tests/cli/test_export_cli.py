@@ -116,6 +116,7 @@ def test_a_vocoders_exported_upsampler_and_step_make_the_samples_generate_makes(
     assert "upsampler voc.upsample.pt2" in capsys.readouterr().out
     meta = json.loads(out.with_name("voc.pt2.json").read_text())
     assert meta["upsampler"] == "voc.upsample.pt2" and meta["local_features"] == mel
+    assert meta["preemphasis"] == 0.0 and meta["highpass_hz"] is None  # nothing to undo
     step = torch.export.load(str(out)).module()
     upsample_program = torch.export.load(str(tmp_path / meta["upsampler"])).module()
     model = load_model(ckpt).model
