@@ -240,6 +240,25 @@ def test_vocoder_bands_study_scores_each_setting_beside_griffin_lim(fsdd_root, t
     assert abs(bands["vocoder/highpass=70"][20] - bands["vocoder/highpass=none"][20]) < 1
 
 
+def test_vocoder_pictures_draw_a_row_per_vocoder_and_refuse_to_overwrite(fsdd_root, tmp_path):
+    from tests.conftest import save_checkpoint
+    from tests.inference.vocoding.test_vocoder import HOP, MEL
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import WaveNet
+
+    torch.manual_seed(0)
+    model = WaveNet(8, 8, 8, dilations=[1, 2], local_channels=MEL["n_mels"], local_hop_length=HOP)
+    ckpt = save_checkpoint(model, DataInfo(8000, local_features=MEL), tmp_path / "v.ckpt")
+    out = tmp_path / "pictures.png"
+    cmd = [sys.executable, str(STUDIES / "vocoder_pictures.py"), "--data-root", str(fsdd_root),
+           "--vocoder", f"a={ckpt}", "--vocoder", f"b={ckpt}:70", "--files", "0_nicolas_0",
+           "3_nicolas_1", "--out", str(out)]
+    subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    assert out.stat().st_size > 10_000
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "--overwrite" in again.stderr
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the check runs for minutes")
 def test_the_gpu_check_says_so_and_exits_at_once_without_cuda():
     import time
