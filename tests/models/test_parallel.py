@@ -1,0 +1,68 @@
+"""The parallel WaveNet vocoder and its discriminator: lengths, batch independence,
+receptive fields measured from gradients, clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wavedil.models.parallel import ParallelWaveNet, WaveDiscriminator
+
+
+def small() -> ParallelWaveNet:
+    torch.manual_seed(0)
+    return ParallelWaveNet(20, 64, 8, 16, 8, dilations=[1, 2, 4, 8]).eval()
+
+
+def test_the_output_is_frames_times_hop_and_does_not_depend_on_the_batch():
+    net = small()
+    frames = torch.randn(3, 20, 7)
+    noise = net.noise(3, 7 * 64, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        together = net(frames, noise)
+        alone = torch.cat([net(frames[i:i + 1], noise[i:i + 1]) for i in range(3)])
+    assert together.shape == (3, 448)
+    assert torch.allclose(together, alone, atol=1e-6)
+    # the same generator, the same noise, the same audio
+    a = net(frames, generator=torch.Generator().manual_seed(4))
+    b = net(frames, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+
+
+def test_the_receptive_field_measured_from_gradients_is_the_reported_one():
+    net = small()
+    noise = torch.randn(1, 640, requires_grad=True)
+    out = net(torch.randn(1, 20, 10), noise)
+    out[0, 320].backward()
+    reached = (noise.grad[0] != 0).nonzero().flatten()
+    assert int(reached.max() - reached.min()) + 1 == net.receptive_field == 31
+    assert int(reached.min()) == 320 - 15  # centred: as far behind as ahead
+
+
+def test_the_discriminator_scores_every_position_with_its_field():
+    d = WaveDiscriminator(8, dilations=[1, 2, 4])
+    audio = torch.randn(2, 300, requires_grad=True)
+    scores = d(audio)
+    assert scores.shape == (2, 1, 300)
+    scores[0, 0, 150].backward()
+    reached = (audio.grad[0] != 0).nonzero().flatten()
+    assert int(reached.max() - reached.min()) + 1 == d.receptive_field == 15
+    assert WaveDiscriminator().receptive_field == 1 + 2 * (1 + 255)  # ten layers by default
+
+
+def test_bad_inputs_are_refused_by_name():
+    net = small()
+    bad = torch.zeros(1, 20, 4)
+    bad[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="finite mel frames"):
+        net(bad)
+    with pytest.raises(ValueError, match=r"\(B, 20, N\)"):
+        net(torch.zeros(1, 32, 4))
+    with pytest.raises(ValueError, match=r"noise of shape \(1, 256\)"):
+        net(torch.zeros(1, 20, 4), torch.zeros(1, 200))
+    with pytest.raises(ValueError, match="odd kernel_size"):
+        ParallelWaveNet(20, 64, kernel_size=2)
+    with pytest.raises(ValueError, match="sample_rate"):
+        ParallelWaveNet(20, 64, highpass_hz=70.0)
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        WaveDiscriminator()(torch.zeros(1, 1, 100))

@@ -1,0 +1,194 @@
+"""A parallel (non-autoregressive) WaveNet vocoder and its discriminator (Yamamoto,
+Song and Kim, 2020: Parallel WaveGAN).
+
+Shape legend: B batch, F mel bands, N frames, T = N * hop samples, ``R`` residual,
+``S`` skip, ``L`` upsampled local channels, ``D`` discriminator channels.
+
+::
+
+    Gaussian noise z (B, 1, T) ─ 1x1 ─▶ DilatedStack (centred) ◄── mel frames ─ LocalUpsampler
+                                            │ Σ skips
+                                            ▼
+                                  ReLU ─ 1x1 ─ ReLU ─ 1x1 ─▶ waveform (B, T)
+
+The same residual blocks as the autoregressive WaveNet, centred instead of causal:
+every output sample sees ``receptive_field // 2`` samples of noise and conditioning
+on each side, and the whole clip comes out of one forward pass. Trained with the
+multi-resolution STFT loss (:mod:`wavedil.losses`) and, from a chosen step, the
+least-squares adversarial loss of :class:`WaveDiscriminator`: non-causal dilated
+1-D convolutions with leaky ReLU scoring every position of a waveform as real or
+generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wavedil.dsp.filters import highpass
+from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
+from wavedil.nn.checks import check_dilations, check_positive_int
+from wavedil.nn.conv import DilatedConv1d, receptive_field_of
+from wavedil.spec import serializable
+
+__all__ = ["ParallelWaveNet", "WaveDiscriminator"]
+
+
+@serializable
+class ParallelWaveNet(nn.Module):
+    """Noise and mel frames in, a waveform out, in one pass.
+
+    Args:
+        local_channels: mel bands per frame ``F``.
+        local_hop_length: samples per frame.
+        residual_channels, gate_channels, skip_channels: widths, as :class:`WaveNet`'s.
+        kernel_size: taps of every dilated convolution (odd: centred).
+        dilations: one per residual block (default: 1..64, twice: 14 layers, a field
+            of 509 samples at kernel 3).
+        local_upsample: ``"repeat"`` or ``"linear"`` (see :class:`LocalUpsampler`).
+        local_hidden_channels: channels after upsampling (default: ``local_channels``).
+        dropout: dropout inside the residual blocks.
+        sample_rate: the audio's rate in Hz (for ``highpass_hz``).
+        highpass_hz: a synthesis setting, as :class:`WaveNet`'s.
+
+    Shape:
+        ``local_cond (B, F, N), noise (B, T)? -> (B, T)`` with ``T = N * hop``
+
+    Example:
+        >>> net = ParallelWaveNet(20, 64, 8, 8, 8, dilations=[1, 2, 4])
+        >>> net(torch.randn(2, 20, 5)).shape, net.receptive_field
+        (torch.Size([2, 320]), 15)
+    """
+
+    def __init__(
+        self,
+        local_channels: int,
+        local_hop_length: int,
+        residual_channels: int = 32,
+        gate_channels: int = 64,
+        skip_channels: int = 32,
+        kernel_size: int = 3,
+        dilations: Sequence[int] | None = None,
+        local_upsample: str = "linear",
+        local_hidden_channels: int | None = None,
+        dropout: float = 0.0,
+        sample_rate: int | None = None,
+        highpass_hz: float | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int("kernel_size", kernel_size)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"Expected an odd kernel_size (centred convolutions), but found "
+                             f"{kernel_size}.")
+        self.local_channels = check_positive_int("local_channels", local_channels)
+        dilations = list(dilations) if dilations is not None else dilation_schedule(64, 2)
+        hidden = local_hidden_channels or local_channels
+        self.input_layer = nn.Conv1d(1, residual_channels, 1)
+        self.local_upsampler = LocalUpsampler(local_channels, hidden, local_hop_length,
+                                              mode=local_upsample)
+        self.stack = DilatedStack(residual_channels, gate_channels, skip_channels, dilations,
+                                  kernel_size=kernel_size, causal=False, local_channels=hidden,
+                                  dropout=dropout)
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(skip_channels, skip_channels, 1),
+                                  nn.ReLU(), nn.Conv1d(skip_channels, 1, 1))
+        self.sample_rate, self.highpass_hz = sample_rate, None
+        if highpass_hz is not None:
+            if sample_rate is None:
+                raise ValueError("Expected the sample_rate (Hz) with highpass_hz, but found None.")
+            if not 0 < highpass_hz < sample_rate / 2:
+                raise ValueError(f"Expected highpass_hz between 0 and {sample_rate / 2} Hz, but "
+                                 f"found {highpass_hz!r}.")
+            self.highpass_hz = float(highpass_hz)
+
+    @property
+    def hop_length(self) -> int:
+        return self.local_upsampler.hop_length
+
+    @property
+    def receptive_field(self) -> int:
+        """Noise samples one output sample depends on (half of them ahead)."""
+        return self.stack.receptive_field
+
+    def check_frames(self, local_cond: Tensor) -> None:
+        """Refuse frames of the wrong shape or with NaN/Inf, naming what was expected."""
+        if local_cond.dim() != 3 or local_cond.shape[1] != self.local_channels:
+            raise ValueError(f"Expected mel frames of shape (B, {self.local_channels}, N), but "
+                             f"found {tuple(local_cond.shape)}.")
+        if not torch.isfinite(local_cond).all():
+            raise ValueError("Expected finite mel frames, but found NaN or Inf.")
+
+    def noise(self, batch: int, length: int, generator: torch.Generator | None = None,
+              device: torch.device | str | None = None) -> Tensor:
+        """Standard Gaussian noise ``(B, T)``, the generator's input."""
+        return torch.randn(batch, length, generator=generator,
+                           device=device or self.input_layer.weight.device)
+
+    def forward(self, local_cond: Tensor, noise: Tensor | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
+        self.check_frames(local_cond)
+        length = local_cond.shape[-1] * self.hop_length
+        if noise is None:
+            noise = self.noise(local_cond.shape[0], length, generator, local_cond.device)
+        if noise.shape != (local_cond.shape[0], length):
+            raise ValueError(f"Expected noise of shape ({local_cond.shape[0]}, {length}) for "
+                             f"{local_cond.shape[-1]} frames of {self.hop_length}, but found "
+                             f"{tuple(noise.shape)}.")
+        local = self.local_upsampler(local_cond)  # (B, L, T)
+        h = self.input_layer(noise.unsqueeze(1).to(local.dtype))  # (B, R, T)
+        skip = self.stack(h, local).skip  # (B, S, T)
+        return self.head(skip)[:, 0]  # (B, T)
+
+    def filter_output(self, audio: Tensor) -> Tensor:
+        """Audio through the synthesis high-pass, if set."""
+        if self.highpass_hz is None:
+            return audio
+        assert self.sample_rate is not None
+        return highpass(audio, self.sample_rate, self.highpass_hz)
+
+
+@serializable
+class WaveDiscriminator(nn.Module):
+    """Scores every position of a waveform: real (1) or generated (0), least squares.
+
+    Args:
+        channels: width ``D`` of every layer.
+        dilations: one per hidden layer (default: 1, 1, 2, 4, ..., 256: Parallel WaveGAN's
+            ten layers), kernel 3, centred.
+        negative_slope: of the leaky ReLU between layers.
+
+    Shape:
+        ``(B, T) -> (B, 1, T)``
+
+    Example:
+        >>> d = WaveDiscriminator(8, dilations=[1, 2])
+        >>> d(torch.randn(2, 100)).shape
+        torch.Size([2, 1, 100])
+    """
+
+    def __init__(self, channels: int = 32, dilations: Sequence[int] | None = None,
+                 negative_slope: float = 0.2) -> None:
+        super().__init__()
+        check_positive_int("channels", channels)
+        dilations = check_dilations(dilations if dilations is not None
+                                    else [1, *dilation_schedule(128, 1)])
+        widths = [1, *[channels] * len(dilations)]
+        self.layers = nn.ModuleList(DilatedConv1d(a, b, 3, dilation=d, causal=False)
+                                    for a, b, d in zip(widths[:-1], widths[1:], dilations,
+                                                                  strict=True))
+        self.out = nn.Conv1d(channels, 1, 1)
+        self.negative_slope = negative_slope
+
+    @property
+    def receptive_field(self) -> int:
+        return receptive_field_of(*(layer.receptive_field for layer in self.layers))
+
+    def forward(self, audio: Tensor) -> Tensor:
+        if audio.dim() != 2:
+            raise ValueError(f"Expected audio of shape (B, T), but found {tuple(audio.shape)}.")
+        h = audio.unsqueeze(1)  # (B, 1, T)
+        for layer in self.layers:
+            h = F.leaky_relu(layer(h), self.negative_slope)  # (B, D, T)
+        return self.out(h)  # (B, 1, T)
