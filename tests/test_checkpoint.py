@@ -181,3 +181,17 @@ def test_settings_that_would_make_huge_tables_are_refused(tmp_path):
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match=r"n_fft to be an integer <= 65536"):
         load_model(path)
+
+
+def test_a_run_begun_before_an_argument_existed_resumes_when_it_is_at_its_default(tmp_path):
+    from wavedil.tasks import GenerationTask
+
+    net = WaveNet(8, 8, 8, dilations=[1, 2])
+    checkpoint = torch.load(save_checkpoint(net, DataInfo(8000), tmp_path / "g.ckpt"),
+                            weights_only=True)
+    for added in ("preemphasis", "linear_prediction", "highpass_hz"):  # as written earlier
+        checkpoint["wavedil"]["model"].pop(added)
+    GenerationTask(net, torch.optim.Adam).on_load_checkpoint(checkpoint)  # resumes
+    shaped = WaveNet(8, 8, 8, dilations=[1, 2], preemphasis=0.85)
+    with pytest.raises(ValueError, match=r"differs from the configured one in \['preemphasis'\]"):
+        GenerationTask(shaped, torch.optim.Adam).on_load_checkpoint(checkpoint)

@@ -20,7 +20,8 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-__all__ = ["SpecError", "from_spec", "registered", "serializable", "to_spec"]
+__all__ = ["SpecError", "from_spec", "registered", "registered_class", "serializable",
+           "to_spec"]
 
 T = TypeVar("T", bound=type)
 
@@ -36,6 +37,11 @@ class SpecError(ValueError):
 
 def _name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def registered_class(name: str) -> type | None:
+    """The ``@serializable`` class called ``name`` (``"module.QualName"``), or ``None``."""
+    return _REGISTRY.get(name)
 
 
 def registered() -> frozenset[str]:

@@ -27,6 +27,20 @@ log = logging.getLogger(__name__)
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 
 
+def _is_default(target: str, name: str, value: Any) -> bool:
+    """Whether ``value`` is the default of argument ``name`` of the class ``target``."""
+    import inspect
+
+    from wavedil.spec import registered_class
+
+    cls = registered_class(target)
+    if cls is None:
+        return False
+    parameter = inspect.signature(cls.__init__).parameters.get(name)
+    return parameter is not None and parameter.default is not inspect.Parameter.empty and (
+        parameter.default == value)
+
+
 class NonFiniteLossError(FloatingPointError):
     """Training diverged: a loss or gradient became NaN or infinite."""
 
@@ -158,9 +172,13 @@ class Task(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         record = upgrade_record(checkpoint.get(CHECKPOINT_KEY) or {})
         current = to_spec(self.model)
-        if record.get("model") not in (None, current):
-            differ = sorted(k for k in set(current) | set(record["model"])
-                            if current.get(k) != record["model"].get(k))
+        saved = record.get("model")
+        if saved is not None:  # an argument added since the run began counts at its default
+            saved = {**{k: v for k, v in current.items()
+                        if k not in saved and _is_default(current["_target_"], k, v)}, **saved}
+        if saved not in (None, current):
+            differ = sorted(k for k in set(current) | set(saved)
+                            if current.get(k) != saved.get(k))
             raise ValueError(
                 f"The checkpoint's model differs from the configured one in {differ}: resume "
                 "with the overrides the run was started with."
