@@ -48,6 +48,7 @@ CHECKPOINT_CLASSES = frozenset({
     "wavedil.nn.context.ContextModule",
     "wavedil.nn.aspp.ASPP1d",
     "wavedil.nn.linear_prediction.LinearPrediction",
+    "wavedil.models.parallel.ParallelWaveNet",
 })
 
 #: What a wavedil record in a checkpoint must hold.

@@ -25,6 +25,7 @@ from wavedil.data.functional import resample, to_mono
 from wavedil.data.io import AudioError, read_audio
 from wavedil.inference.generation.sampler import generate
 from wavedil.models.generator import WaveNet
+from wavedil.models.parallel import ParallelWaveNet
 from wavedil.nn.checks import check_positive_int
 
 __all__ = [
@@ -62,7 +63,8 @@ class Resynthesis(NamedTuple):
     methods: tuple[str, ...] = ()
 
 
-def check_vocoder(model: WaveNet, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_vocoder(model: WaveNet | ParallelWaveNet, settings: Mapping[str, Any] | None
+                  ) -> dict[str, Any]:
     """The mel settings of a locally conditioned generator, checked against the model.
 
     Raises:
@@ -166,7 +168,7 @@ def griffin_lim(frames: Tensor, sample_rate: int, settings: Mapping[str, Any],
 
 
 def resynthesize(
-    model: WaveNet,
+    model: WaveNet | ParallelWaveNet,
     frames: Sequence[Tensor],
     lengths: Sequence[int],
     batch_size: int = 16,
@@ -186,7 +188,9 @@ def resynthesize(
         temperature: sampling temperature (see :func:`~wavedil.inference.generate`).
         seed: batch ``j`` (in length order) samples with ``seed + j``: the same inputs,
             batch size and seed give the same audio.
-        method: a method of :func:`~wavedil.inference.generate` (``"fast"``, ``"compiled"``, ...).
+        method: a method of :func:`~wavedil.inference.generate` (``"fast"``, ``"compiled"``,
+            ...); a :class:`~wavedil.models.ParallelWaveNet` makes each batch in one
+            forward pass instead (its noise from the batch's seed; method ``"parallel"``).
         on_progress: called with the samples generated so far, padding included.
 
     Returns:
@@ -225,11 +229,28 @@ def resynthesize(
                 on_progress(base + steps * width)
 
         begin = time.perf_counter()
-        result = generate(model, longest, len(chunk), method=method, temperature=temperature,
-                          seed=seed + j, local_cond=local, on_progress=report)
+        if isinstance(model, ParallelWaveNet):  # one forward pass from noise
+            audio, ran = _parallel(model, local, seed + j), "parallel"
+            report(longest)
+        else:
+            result = generate(model, longest, len(chunk), method=method,
+                              temperature=temperature, seed=seed + j, local_cond=local,
+                              on_progress=report)
+            audio, ran = result.audio, result.method
         seconds += time.perf_counter() - begin
-        methods.append(result.method)
+        methods.append(ran)
         done += longest * len(chunk)
         for row, i in enumerate(chunk):
-            out[i] = result.audio[row, :lengths[i]].cpu()
+            out[i] = audio[row, :lengths[i]].cpu()
     return Resynthesis([a for a in out if a is not None], seconds, done, tuple(methods))
+
+
+@torch.inference_mode()
+def _parallel(model: ParallelWaveNet, local: Tensor, seed: int) -> Tensor:
+    """A parallel vocoder's audio ``(B, N * hop)`` for frames ``(B, F, N)``, its noise
+    drawn from ``seed``, through its synthesis high-pass, in [-1, 1]."""
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    audio = model(local.to(device), generator=generator)
+    return model.filter_output(audio.double()).clamp(-1.0, 1.0).float()
