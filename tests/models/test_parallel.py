@@ -66,3 +66,31 @@ def test_bad_inputs_are_refused_by_name():
         ParallelWaveNet(20, 64, highpass_hz=70.0)
     with pytest.raises(ValueError, match=r"\(B, T\)"):
         WaveDiscriminator()(torch.zeros(1, 1, 100))
+
+
+@pytest.mark.parametrize("upsample", ["repeat", "linear"])
+def test_chunked_synthesis_equals_the_whole_clip_forward(upsample):
+    torch.manual_seed(0)
+    net = ParallelWaveNet(20, 16, 8, 16, 8, dilations=[1, 2, 4, 8, 16],
+                          local_upsample=upsample).eval()
+    frames = torch.randn(2, 20, 50)
+    noise = net.noise(2, 800, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        whole = net(frames, noise)
+        for chunk in (1, 7, 13, 49):
+            pieces = net.synthesize(frames, noise, chunk_frames=chunk)
+            assert torch.allclose(pieces, whole, atol=1e-5), chunk
+
+
+def test_a_margin_short_of_the_field_would_change_the_output():
+    class ShortMargin(ParallelWaveNet):
+        @property
+        def context_frames(self) -> int:
+            return super().context_frames - 2
+
+    torch.manual_seed(0)
+    net = ShortMargin(20, 16, 8, 16, 8, dilations=[1, 2, 4, 8, 16]).eval()
+    frames, noise = torch.randn(1, 20, 50), torch.randn(1, 800)
+    with torch.no_grad():
+        assert not torch.allclose(net.synthesize(frames, noise, chunk_frames=7),
+                                  net(frames, noise), atol=1e-5)

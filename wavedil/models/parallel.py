@@ -141,6 +141,41 @@ class ParallelWaveNet(nn.Module):
         skip = self.stack(h, local).skip  # (B, S, T)
         return self.head(skip)[:, 0]  # (B, T)
 
+    @property
+    def context_frames(self) -> int:
+        """Frames on each side of a chunk that its outputs depend on: the stack's half
+        field and the sample-rate conv's reach in samples, the linear upsampling's
+        neighbour frame and the frame-rate conv's reach (see :meth:`synthesize`)."""
+        up = self.local_upsampler
+        samples = self.receptive_field // 2 + up.sample_conv.kernel_size[0] // 2
+        return -(-samples // self.hop_length) + 1 + up.frame_conv.kernel_size[0] // 2
+
+    def synthesize(self, local_cond: Tensor, noise: Tensor | None = None,
+                   generator: torch.Generator | None = None,
+                   chunk_frames: int | None = None) -> Tensor:
+        """:meth:`forward` in chunks of ``chunk_frames`` frames (all at once if ``None``),
+        each run with :attr:`context_frames` of frames and noise on both sides and cut
+        back: memory bounded by the chunk, the output the whole-clip forward's (the
+        noise is drawn for the whole clip first).
+
+        Shape:
+            ``local_cond (B, F, N), noise (B, T)? -> (B, T)`` with ``T = N * hop``
+        """
+        self.check_frames(local_cond)
+        n, hop = local_cond.shape[-1], self.hop_length
+        if noise is None:
+            noise = self.noise(local_cond.shape[0], n * hop, generator, local_cond.device)
+        if chunk_frames is None or chunk_frames >= n:
+            return self(local_cond, noise)
+        check_positive_int("chunk_frames", chunk_frames)
+        margin, parts = self.context_frames, []
+        for first in range(0, n, chunk_frames):
+            last = min(first + chunk_frames, n)
+            lo, hi = max(0, first - margin), min(n, last + margin)
+            out = self(local_cond[..., lo:hi], noise[:, lo * hop:hi * hop])  # (B, (hi-lo) hop)
+            parts.append(out[:, (first - lo) * hop:(last - lo) * hop])
+        return torch.cat(parts, dim=-1)  # (B, T)
+
     def filter_output(self, audio: Tensor) -> Tensor:
         """Audio through the synthesis high-pass, if set."""
         if self.highpass_hz is None:

@@ -252,5 +252,7 @@ def _parallel(model: ParallelWaveNet, local: Tensor, seed: int) -> Tensor:
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    audio = model(local.to(device), generator=generator)
+    # chunks of about 2^18 samples per stream bound the activations' memory
+    chunk = max(1, (1 << 18) // model.hop_length)
+    audio = model.synthesize(local.to(device), generator=generator, chunk_frames=chunk)
     return model.filter_output(audio.double()).clamp(-1.0, 1.0).float()
