@@ -194,3 +194,34 @@ def test_a_failing_second_part_leaves_nothing_behind(fail, tmp_path, capsys, mon
         assert export(args) == 2
         assert "No space left on device" in capsys.readouterr().err
     assert sorted(p.name for p in out.parent.iterdir()) == []  # no part, no temporary file
+
+
+@pytest.mark.parametrize("fmt", ["export", "onnx"])
+def test_a_parallel_vocoder_is_one_program_that_makes_its_audio(fmt, tmp_path, capsys):
+    from wavedil.models import ParallelWaveNet
+
+    torch.manual_seed(0)
+    mel = {"n_mels": 20, "hop_length": 64, "n_fft": 256}
+    model = ParallelWaveNet(20, 64, 8, 16, 8, dilations=[1, 2, 4, 8])
+    ckpt = save_checkpoint(model, DataInfo(8000, local_features=mel), tmp_path / "p.ckpt")
+    out = tmp_path / f"voc.{'pt2' if fmt == 'export' else 'onnx'}"
+    assert export(["--checkpoint", str(ckpt), "--format", fmt, "--out", str(out)]) == 0
+    meta = json.loads(out.with_name(out.name + ".json").read_text())
+    assert meta["kind"] == "parallel-vocoder" and meta["hop_length"] == 64
+    assert meta["local_features"] == mel and meta["max_abs_difference"] < 1e-4
+    frames = torch.randn(2, 20, 17) - 4
+    noise = torch.randn(2, 17 * 64)
+    expected = load_model(ckpt).model(frames, noise)
+    if fmt == "export":
+        got = torch.export.load(str(out)).module()(frames, noise)
+    else:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == ["frames", "noise"]
+        got = torch.from_numpy(session.run(["audio"], {"frames": frames.numpy(),
+                                                       "noise": noise.numpy()})[0])
+    assert got.shape == (2, 17 * 64) and (got - expected).abs().max() < 1e-4
+    assert export(["--checkpoint", str(ckpt), "--format", "torchscript",
+                   "--out", str(tmp_path / "x.ts")]) == 2
+    assert "--format export or onnx" in capsys.readouterr().err

@@ -51,6 +51,7 @@ from torch import nn
 
 from wavedil.checkpoint import load_model
 from wavedil.cli.common import UsageError, check_outputs, run_cli, write_together
+from wavedil.models.parallel import ParallelWaveNet
 
 __all__ = ["export_classifier", "main"]
 
@@ -81,6 +82,9 @@ def _export(args: argparse.Namespace) -> None:
                   protected=[args.checkpoint])
     loaded = load_model(args.checkpoint)
     rate = loaded.info.sample_rate
+    if isinstance(loaded.model, ParallelWaveNet):
+        _export_parallel(args, loaded, meta)
+        return
     if loaded.kind == "generator":
         _export_generator(args, loaded, meta)
         return
@@ -92,6 +96,72 @@ def _export(args: argparse.Namespace) -> None:
     write_together([(args.out, save), (meta, lambda path: path.write_text(record))])
     print(f"wrote {args.out} ({args.format}; {rate} Hz audio (B, T) -> logits over "
           f"{', '.join(names)}; largest difference from the checkpoint's model {worst:.1e})")
+
+
+def _export_parallel(args: argparse.Namespace, loaded: Any, meta: Path) -> None:
+    from wavedil.spec import to_spec
+
+    model, info = loaded.model, loaded.info
+    worst, save = export_parallel_vocoder(model, args.format)
+    record = json.dumps({"format": args.format, "kind": "parallel-vocoder",
+                         "sample_rate": info.sample_rate, "hop_length": model.hop_length,
+                         "local_features": info.local_features,
+                         "highpass_hz": model.highpass_hz, "model": to_spec(model),
+                         "checkpoint": str(args.checkpoint), "max_abs_difference": worst},
+                        indent=1) + "\n"
+    write_together([(args.out, save), (meta, lambda path: path.write_text(record))])
+    print(f"wrote {args.out} ({args.format}; mel frames (B, {model.local_channels}, N) and "
+          f"noise (B, N * {model.hop_length}) -> audio (B, N * {model.hop_length}); largest "
+          f"difference from the checkpoint's model {worst:.1e})")
+
+
+class _Generate(nn.Module):
+    """A parallel vocoder's network without its input checks (data-dependent)."""
+
+    def __init__(self, model: ParallelWaveNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.model.generate(frames, noise)
+
+
+def export_parallel_vocoder(model: ParallelWaveNet, fmt: str
+                            ) -> tuple[float, Callable[[Path], object]]:
+    """Export a parallel vocoder as one program, ``(frames (B, F, N), noise (B, N * hop))
+    -> audio (B, N * hop)`` with dynamic batch and frames, checked against the model on
+    other batch sizes and lengths; returns the largest difference and a writer.
+
+    Raises:
+        UsageError: ``torchscript`` (not supported for it).
+        ValueError: the program differs from the model by more than 1e-4.
+    """
+    if fmt == "torchscript":
+        raise UsageError("A parallel vocoder is exported with --format export or onnx.")
+    wrapped = _Generate(model.eval())
+    hop, bands = model.hop_length, model.local_channels
+    g = torch.Generator().manual_seed(0)
+
+    def inputs(batch: int, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.randn(batch, bands, frames, generator=g) - 4,
+                torch.randn(batch, frames * hop, generator=g))
+
+    example = inputs(2, 24)
+    checks = [inputs(1, 9), inputs(3, 41)]
+    batch, frames = torch.export.Dim("batch"), torch.export.Dim("frames", min=2)
+    dynamic = ({0: batch, 2: frames}, {0: batch, 1: hop * frames})
+    with torch.no_grad():
+        if fmt == "export":
+            exported = torch.export.export(wrapped, example, dynamic_shapes=dynamic)
+            run, save = exported.module(), lambda path: torch.export.save(exported, str(path))
+        else:
+            onnx_program = _to_onnx(wrapped, example, dynamic, ["frames", "noise"], ["audio"])
+            run, save = _onnxruntime(onnx_program), lambda path: onnx_program.save(str(path))
+        worst = max(float((run(*x) - wrapped(*x)).abs().max()) for x in checks)
+    if not worst <= TOLERANCE:
+        raise ValueError(f"The {fmt} program differs from the model by {worst:.2e} (more than "
+                         f"{TOLERANCE}); nothing was written.")
+    return worst, save
 
 
 def upsampler_path(out: Path) -> Path:
@@ -166,8 +236,10 @@ def export_classifier(model: nn.Module, sample_rate: int, fmt: str
     return worst, save
 
 
-def _to_onnx(model: nn.Module, example: torch.Tensor, dynamic: tuple) -> Any:
-    """The classifier as an ONNX program (torch's dynamo-based exporter)."""
+def _to_onnx(model: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], dynamic: tuple,
+             input_names: Sequence[str] = ("audio",), output_names: Sequence[str] = ("logits",)
+             ) -> Any:
+    """A model as an ONNX program (torch's dynamo-based exporter)."""
     try:
         import onnxruntime  # noqa: F401  (checked here: the file is tested in it before writing)
         import onnxscript  # noqa: F401
@@ -178,18 +250,21 @@ def _to_onnx(model: nn.Module, example: torch.Tensor, dynamic: tuple) -> Any:
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecations inside the exporter
-        return torch.onnx.export(model, (example,), input_names=["audio"],
-                                 output_names=["logits"], dynamic_shapes=dynamic,
+        args = example if isinstance(example, tuple) else (example,)
+        return torch.onnx.export(model, args, input_names=list(input_names),
+                                 output_names=list(output_names), dynamic_shapes=dynamic,
                                  dynamo=True, verbose=False)
 
 
-def _onnxruntime(program: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+def _onnxruntime(program: Any) -> Callable[..., torch.Tensor]:
     """The ONNX model in an onnxruntime session, called like the torch model."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
-    return lambda x: torch.from_numpy(session.run(None, {"audio": x.numpy()})[0])
+    names = [i.name for i in session.get_inputs()]
+    return lambda *x: torch.from_numpy(session.run(None, {
+        n: t.numpy() for n, t in zip(names, x, strict=True)})[0])
 
 
 if __name__ == "__main__":

@@ -136,6 +136,11 @@ class ParallelWaveNet(nn.Module):
             raise ValueError(f"Expected noise of shape ({local_cond.shape[0]}, {length}) for "
                              f"{local_cond.shape[-1]} frames of {self.hop_length}, but found "
                              f"{tuple(noise.shape)}.")
+        return self.generate(local_cond, noise)
+
+    def generate(self, local_cond: Tensor, noise: Tensor) -> Tensor:
+        """The network itself, without :meth:`forward`'s checks (what an exported
+        program holds): frames ``(B, F, N)`` and noise ``(B, N * hop)`` -> ``(B, N * hop)``."""
         local = self.local_upsampler(local_cond)  # (B, L, T)
         h = self.input_layer(noise.unsqueeze(1).to(local.dtype))  # (B, R, T)
         skip = self.stack(h, local).skip  # (B, S, T)
