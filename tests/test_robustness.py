@@ -238,3 +238,53 @@ def test_crop_shorter_than_the_receptive_field_is_warned_about(tmp_path):
     assert "data.crop_length=32 is shorter than the model's receptive field of 64 samples" in (
         done.stderr + done.stdout)
 
+
+
+def test_sigkill_then_resume_of_the_parallel_vocoder_under_manual_optimisation(tmp_path):
+    """Two networks, two optimizers and schedules, the discriminator switched on mid-run:
+    killed mid-epoch after it started and resumed, the run ends with an uninterrupted
+    run's weights for both networks and the same losses logged."""
+    root = _tiny_fsdd(tmp_path / "fsdd")
+    args = ["experiment=fsdd_parallel_vocoder", f"data.root={root}", "data.batch_size=4",
+            "data.feature_cache=null", "model.dilations=[1,2,4,8]", "model.residual_channels=8",
+            "model.gate_channels=8", "model.skip_channels=8", "task.discriminator.channels=8",
+            "task.discriminator.dilations=[1,2,4]", "task.discriminator_start=10",
+            "task.scheduler.warmup_steps=5", "trainer.max_epochs=3", "trainer.max_time=null",
+            "trainer.limit_val_batches=2", "trainer.deterministic=true", "test=false",
+            "trainer.enable_progress_bar=false",
+            "callbacks.last_checkpoint.every_n_train_steps=5", "seed=5"]
+
+    def cmd(run_dir: Path, *more: str) -> list[str]:
+        return [sys.executable, "train.py", f"hydra.run.dir={run_dir}", *args, *more]
+
+    full = tmp_path / "full" / "run"
+    done = run(cmd(full))
+    assert done.returncode == 0, done.stderr[-3000:]
+    a = torch.load(full / "checkpoints" / "last.ckpt", weights_only=True)
+    updates = a["parallel_vocoder"]["generator_updates"]  # 3 epochs of 12 batches
+    assert updates == 36 and a["global_step"] == 36 + (36 - 10)  # both networks' steps
+
+    first = tmp_path / "crash" / "run1"
+    proc = subprocess.Popen(cmd(first), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    last = first / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while step_of(last) < 30 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = torch.load(last, weights_only=True)
+    killed_updates = killed["parallel_vocoder"]["generator_updates"]
+    assert 10 < killed_updates < 36 and killed_updates % 12 != 0  # adversarial, mid-epoch
+
+    resumed = run(cmd(tmp_path / "crash" / "run2", "ckpt_path=last"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    b = torch.load(last, weights_only=True)
+    assert b["global_step"] == a["global_step"]
+    assert {k.split(".")[0] for k in a["state_dict"]} == {"model", "discriminator"}
+    for name, weight in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][name], weight, atol=1e-6, rtol=0)
+    before, after = _train_losses(full / "metrics.csv"), _train_losses(first / "metrics.csv")
+    assert sorted(after) == sorted(before)
+    for step, loss in before.items():
+        assert after[step] == pytest.approx(loss, abs=1e-5), step

@@ -161,3 +161,29 @@ def test_augmented_crops_carry_the_frames_of_their_augmented_audio():
                    for o in range(0, 16000 - 1023, 64))  # really perturbed
     evaluation = CropDataset([clip], 1024, train=False, mel=mel, augment=Augment(8000))
     assert evaluation.augment is None  # validation and test crops stay as recorded
+
+
+def test_the_place_in_the_epoch_is_saved_and_skipped_once_on_resume():
+    # the datamodule's state says how many batches of the epoch were done; a loader built
+    # after it was restored (whenever Lightning builds it) skips them, once
+    from types import SimpleNamespace
+
+    def trainer(processed: int, training: bool = True) -> SimpleNamespace:
+        progress = SimpleNamespace(current=SimpleNamespace(processed=processed))
+        loop = SimpleNamespace(restarting=False, epoch_loop=SimpleNamespace(
+            batch_progress=progress))
+        return SimpleNamespace(training=training, fit_loop=loop, global_rank=0, world_size=1,
+                               strategy=SimpleNamespace(root_device=torch.device("cpu")))
+
+    saved = GenerationDataModule(SyntheticTones, batch_size=4, crop_length=512)
+    saved.trainer = trainer(processed=3)
+    assert saved.state_dict() == {"train_batches_done": 3}
+    fresh = GenerationDataModule(SyntheticTones, batch_size=4, crop_length=512)
+    fresh.setup("fit")
+    whole = [b["audio"] for b in fresh.train_dataloader()]
+    fresh.trainer = trainer(processed=0)
+    fresh.load_state_dict(saved.state_dict())
+    resumed = [b["audio"] for b in fresh.train_dataloader()]
+    assert len(resumed) == len(whole) - 3
+    assert all(torch.equal(a, b) for a, b in zip(resumed, whole[3:], strict=True))
+    assert len(list(fresh.train_dataloader())) == len(whole)  # the next epoch: all of it

@@ -68,6 +68,24 @@ class _ClipDataModule(pl.LightningDataModule):
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         self.splits: ClipSplits | None = None
         self.datasets: dict[str, Dataset] = {}
+        self._resume_batches: int | None = None  # from a checkpoint: the epoch's batches done
+
+    # -- the place in the epoch, saved with every checkpoint ---------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The training batches of the current epoch done when a checkpoint is written
+        (it is written at the end of a batch, which counts as processed)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or not trainer.training:
+            return {}
+        return {"train_batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.processed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume mid-epoch: the training loader skips the batches the checkpoint says were
+        done. Lightning restores this before it builds the loader, whenever it builds it
+        (with ``max_epochs`` set, already while the optimizers' schedules are sized)."""
+        done = state.get("train_batches_done")
+        self._resume_batches = None if done is None else int(done)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:  # decode once, whichever stage asks first
@@ -105,7 +123,11 @@ class _ClipDataModule(pl.LightningDataModule):
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         sampler = EpochSampler(len(self.datasets[split]), shuffle, self.seed, rank, world)
         if split == "train" and trainer is not None:
-            sampler.skip(self.batch_size * _batches_done_this_epoch(trainer))
+            done = self._resume_batches
+            if done is None:  # a checkpoint without the datamodule's state: the loop's count
+                done = _batches_done_this_epoch(trainer)
+            self._resume_batches = None  # once: the next epochs start from their first batch
+            sampler.skip(self.batch_size * done)
         return DataLoader(
             self.datasets[split],
             batch_size=self.batch_size,
@@ -138,7 +160,9 @@ class _ClipDataModule(pl.LightningDataModule):
 
 
 def _batches_done_this_epoch(trainer: pl.Trainer) -> int:
-    """Training batches of the current epoch already trained on, when resuming mid-epoch.
+    """Training batches of the current epoch already trained on, when resuming mid-epoch
+    from a checkpoint that does not record the datamodule's state (the loop's own count;
+    right only when the loader is built after the loops are restored).
 
     A checkpoint written at the end of a training batch counts that batch as
     processed but not yet completed, so ``processed`` is the batches to skip.
