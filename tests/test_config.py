@@ -83,8 +83,8 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path):
 
 
 # vocoders that need mel frames are composed on the vocoder data below
-@pytest.mark.parametrize("model", [m for m in MODELS if m not in ("vocoder_lpc",
-                                                                   "parallel_vocoder")])
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "vocoder_lpc"
+                                   and not m.startswith("parallel_vocoder")])
 def test_every_model_preset_instantiates(model, tmp_path):
     task = "classification" if model.startswith("classifier") else "generation"
     data = "synthetic_classes" if task == "classification" else "tones"
@@ -247,6 +247,20 @@ def test_the_source_filter_vocoder_reads_its_mel_settings_from_the_data(mel, tmp
         build(compose_train([f"output_dir={tmp_path}", "experiment=fsdd_vocoder",
                              f"data.root={tmp_path}", "model=vocoder_lpc",
                              "model/output=logistic_mixture"]))
+
+
+@pytest.mark.parametrize("model", ["parallel_vocoder", "parallel_vocoder_gpu"])
+def test_the_parallel_vocoder_presets_make_frames_times_hop_samples(model, tmp_path):
+    cfg = compose_train([f"output_dir={tmp_path}", "experiment=folder_parallel_vocoder",
+                         f"data.root={tmp_path}", f"model={model}"])
+    _, net, task, *_ = build(cfg)
+    mel = cfg.data.local_features
+    assert net.local_channels == mel.n_mels and net.hop_length == mel.hop_length
+    assert isinstance(task, ParallelVocoderTask) and cfg.trainer.gradient_clip_val is None
+    if model == "parallel_vocoder_gpu":
+        assert len(net.stack) == 30 and net.receptive_field == 6139
+    with torch.no_grad():
+        assert net(torch.randn(1, mel.n_mels, 3)).shape == (1, 3 * mel.hop_length)
 
 
 def test_the_vocoder_holds_its_test_speaker_out_and_never_picks_a_checkpoint_by_it(tmp_path):

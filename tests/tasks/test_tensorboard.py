@@ -47,11 +47,15 @@ def test_a_generator_logs_its_samples_as_audio_and_spectrograms(tmp_path):
     assert board.Images("val/sample_0/spectrogram")[0].width > 100
 
 
-def test_a_vocoder_logs_the_resynthesis_of_fixed_validation_clips(tmp_path):
+@pytest.mark.parametrize("family", ["autoregressive", "parallel"])
+def test_a_vocoder_logs_the_resynthesis_of_fixed_validation_clips(tmp_path, family):
+    parallel = [] if family == "autoregressive" else [
+        "model=parallel_vocoder", "task=parallel_vocoder", "trainer.gradient_clip_val=null",
+        "task.discriminator_start=2"]
     board = _train(tmp_path / "run", "data.source.num_train=8", "data.batch_size=4",
                    "data.crop_length=512", "model.dilations=[1,2,4]",
-                   "data.local_features={n_mels: 20, hop_length: 64, n_fft: 256}",
-                   "callbacks.tensorboard_media.seconds=0.05")
+                   "+data.local_features={n_mels: 20, hop_length: 64, n_fft: 256}",
+                   "callbacks.tensorboard_media.seconds=0.05", *parallel)
     tags = board.Tags()
     assert {"val/resynthesis_0", "val/resynthesis_1"} <= set(tags["audio"])
     assert "val/resynthesis_0/spectrogram" in tags["images"]
