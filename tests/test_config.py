@@ -259,6 +259,8 @@ def test_the_parallel_vocoder_presets_make_frames_times_hop_samples(model, tmp_p
     assert isinstance(task, ParallelVocoderTask) and cfg.trainer.gradient_clip_val is None
     if model == "parallel_vocoder_gpu":
         assert len(net.stack) == 30 and net.receptive_field == 6139
+        # Parallel WaveGAN's 128 "gate channels" are the dilated convs' outputs
+        assert {block.conv.out_channels for block in net.stack.blocks} == {128}
     with torch.no_grad():
         assert net(torch.randn(1, mel.n_mels, 3)).shape == (1, 3 * mel.hop_length)
 
