@@ -64,7 +64,8 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path):
     assert isinstance(datamodule, pl.LightningDataModule)
     assert isinstance(trainer, pl.Trainer)
     assert cfg.name == (experiment or "tones_generator")
-    audio = torch.randn(2, 2048) * 0.1
+    crop = cfg.data.get("crop_length") or 2048
+    audio = torch.randn(2, crop) * 0.1
     if isinstance(task, ParallelVocoderTask):
         frames = -(-2000 // info.hop_length)
         batch = {"audio": audio[:, :2000], "local_cond": torch.randn(2, info.n_mels, frames)}
@@ -75,7 +76,7 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path):
         if info.global_label:
             batch["global_cond"] = torch.tensor([0, 1])
         if info.local_features:
-            batch["local_cond"] = torch.randn(2, info.n_mels, 2048 // info.hop_length)
+            batch["local_cond"] = torch.randn(2, info.n_mels, crop // info.hop_length + 1)
         assert torch.isfinite(task.step(batch, "val"))
     else:
         assert isinstance(task, ClassificationTask)
@@ -229,9 +230,24 @@ def test_vocoder_presets_compose_with_both_outputs(experiment, output, model, tm
     assert torch.isfinite(task.step(batch, "val"))
 
 
-@pytest.mark.parametrize("mel", [None, "{n_mels: 32, hop_length: 100, n_fft: 400}"])
+def test_the_shipped_vocoders_are_source_filter_and_parallel_from_tts_like_frames(tmp_path):
+    base = [f"output_dir={tmp_path}", f"data.root={tmp_path}"]
+    cfg = compose_train([*base, "experiment=fsdd_vocoder"])
+    _, net, *_ = build(cfg)
+    assert net.linear_prediction is not None and net.preemphasis == 0.85
+    assert net.highpass_hz == 70 and net.sample_rate == 8000
+    mel = cfg.data.local_features
+    assert (mel.n_mels, mel.n_fft, mel.hop_length) == (32, 400, 100)
+    parallel = compose_train([*base, "experiment=fsdd_parallel_vocoder"])
+    assert parallel.data.local_features == mel and parallel.data.crop_length == cfg.data.crop_length
+    plain = compose_train([*base, "experiment=fsdd_vocoder", "model=vocoder_cpu",
+                           "model.highpass_hz=null"])
+    assert plain.model.get("linear_prediction") is None and plain.model.preemphasis == 0
+
+
+@pytest.mark.parametrize("mel", [None, "{n_mels: 40, hop_length: 64, n_fft: 256}"])
 def test_the_source_filter_vocoder_reads_its_mel_settings_from_the_data(mel, tmp_path):
-    extra = [] if mel is None else [f"data.local_features={mel}", "data.crop_length=2000"]
+    extra = [] if mel is None else [f"data.local_features={mel}", "data.crop_length=2048"]
     cfg = compose_train([f"output_dir={tmp_path}", "experiment=fsdd_vocoder",
                          f"data.root={tmp_path}", "model=vocoder_lpc", *extra])
     _, net, task, *_ = build(cfg)
