@@ -235,13 +235,12 @@ def test_the_shipped_vocoders_are_source_filter_and_parallel_from_tts_like_frame
     cfg = compose_train([*base, "experiment=fsdd_vocoder"])
     _, net, *_ = build(cfg)
     assert net.linear_prediction is not None and net.preemphasis == 0.85
-    assert net.highpass_hz == 70 and net.sample_rate == 8000
+    assert net.highpass_hz is None and net.sample_rate == 8000
     mel = cfg.data.local_features
     assert (mel.n_mels, mel.n_fft, mel.hop_length) == (32, 400, 100)
     parallel = compose_train([*base, "experiment=fsdd_parallel_vocoder"])
     assert parallel.data.local_features == mel and parallel.data.crop_length == cfg.data.crop_length
-    plain = compose_train([*base, "experiment=fsdd_vocoder", "model=vocoder_cpu",
-                           "model.highpass_hz=null"])
+    plain = compose_train([*base, "experiment=fsdd_vocoder", "model=vocoder_cpu"])
     assert plain.model.get("linear_prediction") is None and plain.model.preemphasis == 0
 
 
