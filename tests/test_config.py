@@ -242,6 +242,9 @@ def test_the_shipped_vocoders_are_source_filter_and_parallel_from_tts_like_frame
     assert parallel.data.local_features == mel and parallel.data.crop_length == cfg.data.crop_length
     plain = compose_train([*base, "experiment=fsdd_vocoder", "model=vocoder_cpu"])
     assert plain.model.get("linear_prediction") is None and plain.model.preemphasis == 0
+    fine = compose_train([*base, "experiment=fsdd_vocoder", "data=fsdd_vocoder_fine"]).data
+    assert (fine.local_features.n_mels, fine.local_features.hop_length, fine.crop_length) == (
+        40, 64, 2048) and list(fine.source.test_speakers) == ["george"]
 
 
 @pytest.mark.parametrize("mel", [None, "{n_mels: 40, hop_length: 64, n_fft: 256}"])
