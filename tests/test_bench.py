@@ -204,6 +204,51 @@ def test_vocoder_bench_times_batch_1_batched_and_compiled(fsdd_root, tmp_path):
         assert speed[key] > 0
 
 
+def test_vocoder_bench_scores_a_parallel_vocoder_with_its_highpass_overridden(fsdd_root,
+                                                                               tmp_path):
+    from tests.conftest import save_checkpoint
+    from tests.inference.vocoding.test_vocoder import HOP, MEL
+    from wavedil.data.sources import DataInfo
+    from wavedil.models import ParallelWaveNet
+
+    torch.manual_seed(0)
+    model = ParallelWaveNet(MEL["n_mels"], HOP, 8, 8, 8, dilations=[1, 2], sample_rate=8000)
+    ckpt = save_checkpoint(model, DataInfo(8000, local_features=MEL), tmp_path / "p.ckpt")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "vocoder_quality.py"), "--checkpoint", str(ckpt),
+         "--data-root", str(fsdd_root), "--speaker", "nicolas", "--limit", "2", "--no-files",
+         "--highpass-hz", "70", "--speed-files", "1", "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    summary = json.loads(out.splitlines()[0])["summary"]
+    assert summary["highpass_hz"] == 70 and summary["files"] == 2
+    assert summary["vocoder"]["log_mel_distance_db"] > 0
+
+
+def test_parallel_vocoder_speed_bench_builds_presets_and_variants():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "parallel_vocoder_speed.py"), "--seconds", "0.2",
+         "--repeats", "1", "--threads", "1", "--variant", "cpu=parallel_vocoder",
+         "--variant", "narrow=parallel_vocoder:residual_channels=8,gate_channels=8",
+         "--variant", "gpu=parallel_vocoder_gpu@22050"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = {r["variant"]: r for r in map(json.loads, out.splitlines())}
+    assert list(rows) == ["cpu", "narrow", "gpu"]
+    assert rows["narrow"]["parameters"] < rows["cpu"]["parameters"] < rows["gpu"]["parameters"]
+    assert rows["gpu"]["sample_rate"] == 22050 and rows["gpu"]["receptive_field"] == 6139
+    assert all(r["real_time_factor_batch1"] > 0 for r in rows.values())
+
+
+def test_vocoder_training_bench_times_train_py_without_its_start_up(fsdd_root):
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "vocoder_training.py"), "--data-root",
+         str(fsdd_root), "--preset", "plain=experiment=fsdd_vocoder model=vocoder_cpu",
+         "--short", "1", "--long", "8", "--repeats", "1", "--threads", "1"],
+        capture_output=True, text=True, timeout=600, check=True).stdout
+    (row,) = map(json.loads, out.splitlines())
+    assert row["preset"] == "plain" and row["steps_per_second"] > 0
+    assert row["budget_steps"] == 18 * 250  # the preset's own epochs
+
+
 def test_lpc_prediction_gain_study_prints_a_line_per_setting(fsdd_root):
     out = subprocess.run(
         [sys.executable, str(STUDIES / "lpc_prediction_gain.py"), "--data-root", str(fsdd_root),

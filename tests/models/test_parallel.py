@@ -68,6 +68,18 @@ def test_bad_inputs_are_refused_by_name():
         WaveDiscriminator()(torch.zeros(1, 1, 100))
 
 
+def test_the_synthesis_highpass_can_be_set_and_cleared_as_the_tools_do():
+    net = ParallelWaveNet(20, 64, 8, 8, 8, dilations=[1, 2], sample_rate=8000)
+    audio = torch.sin(torch.arange(8000) * 2 * torch.pi * 30 / 8000)[None]  # 30 Hz hum
+    assert torch.equal(net.filter_output(audio), audio)  # off by default
+    net.set_highpass(100.0)
+    assert net.filter_output(audio)[:, 4000:].abs().max() < 0.1  # the hum is gone
+    net.set_highpass(None)
+    assert net.highpass_hz is None and torch.equal(net.filter_output(audio), audio)
+    with pytest.raises(ValueError, match="between 0 and 4000.0 Hz"):
+        net.set_highpass(4000.0)
+
+
 @pytest.mark.parametrize("upsample", ["repeat", "linear"])
 def test_chunked_synthesis_equals_the_whole_clip_forward(upsample):
     torch.manual_seed(0)

@@ -18,7 +18,20 @@ import math
 import torchaudio.functional as AF
 from torch import Tensor
 
-__all__ = ["butterworth_qs", "highpass"]
+__all__ = ["butterworth_qs", "check_highpass", "highpass"]
+
+
+def check_highpass(highpass_hz: float, sample_rate: int | None) -> float:
+    """``highpass_hz`` as a float, or a ValueError naming what was expected: a rate in Hz
+    and a cut-off between 0 and its Nyquist frequency."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1:
+        raise ValueError(f"Expected the sample_rate (Hz) with highpass_hz, but found "
+                         f"{sample_rate!r}.")
+    if isinstance(highpass_hz, bool) or not (
+            isinstance(highpass_hz, (int, float)) and 0 < highpass_hz < sample_rate / 2):
+        raise ValueError(f"Expected highpass_hz between 0 and {sample_rate / 2} Hz, but "
+                         f"found {highpass_hz!r}.")
+    return float(highpass_hz)
 
 
 def butterworth_qs(order: int) -> list[float]:

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from wavedil.distributions import MuLawCategorical, OutputDistribution
 from wavedil.dsp.emphasis import check_emphasis, deemphasis, preemphasis
-from wavedil.dsp.filters import highpass
+from wavedil.dsp.filters import check_highpass, highpass
 from wavedil.models.inputs import INPUT_ENCODINGS, InputEncoding, make_input
 from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
 from wavedil.nn.cache import RingBuffer, StreamingBlock
@@ -331,13 +331,8 @@ class WaveNet(nn.Module):
             self.highpass_hz = None
             return
         sample_rate = sample_rate if sample_rate is not None else self.sample_rate
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1:
-            raise ValueError(f"Expected the sample_rate (Hz) with highpass_hz, but found "
-                             f"{sample_rate!r}.")
-        if not (isinstance(highpass_hz, (int, float)) and 0 < highpass_hz < sample_rate / 2):
-            raise ValueError(f"Expected highpass_hz between 0 and {sample_rate / 2} Hz, but "
-                             f"found {highpass_hz!r}.")
-        self.highpass_hz, self.sample_rate = float(highpass_hz), sample_rate
+        self.highpass_hz = check_highpass(highpass_hz, sample_rate)
+        self.sample_rate = sample_rate
 
     def filter_output(self, audio: Tensor, prime: Tensor | None = None) -> Tensor:
         """Generated audio through the synthesis high-pass, if set (continuing from the

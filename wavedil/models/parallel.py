@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wavedil.dsp.filters import highpass
+from wavedil.dsp.filters import check_highpass, highpass
 from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
 from wavedil.nn.checks import check_dilations, check_positive_int
 from wavedil.nn.conv import DilatedConv1d, receptive_field_of
@@ -96,12 +96,7 @@ class ParallelWaveNet(nn.Module):
                                   nn.ReLU(), nn.Conv1d(skip_channels, 1, 1))
         self.sample_rate, self.highpass_hz = sample_rate, None
         if highpass_hz is not None:
-            if sample_rate is None:
-                raise ValueError("Expected the sample_rate (Hz) with highpass_hz, but found None.")
-            if not 0 < highpass_hz < sample_rate / 2:
-                raise ValueError(f"Expected highpass_hz between 0 and {sample_rate / 2} Hz, but "
-                                 f"found {highpass_hz!r}.")
-            self.highpass_hz = float(highpass_hz)
+            self.set_highpass(highpass_hz, sample_rate)
 
     @property
     def hop_length(self) -> int:
@@ -180,6 +175,15 @@ class ParallelWaveNet(nn.Module):
             out = self(local_cond[..., lo:hi], noise[:, lo * hop:hi * hop])  # (B, (hi-lo) hop)
             parts.append(out[:, (first - lo) * hop:(last - lo) * hop])
         return torch.cat(parts, dim=-1)  # (B, T)
+
+    def set_highpass(self, highpass_hz: float | None, sample_rate: int | None = None) -> None:
+        """Set (or with ``None`` clear) the synthesis high-pass, as :class:`WaveNet`'s."""
+        if highpass_hz is None:
+            self.highpass_hz = None
+            return
+        sample_rate = sample_rate if sample_rate is not None else self.sample_rate
+        self.highpass_hz = check_highpass(highpass_hz, sample_rate)
+        self.sample_rate = sample_rate
 
     def filter_output(self, audio: Tensor) -> Tensor:
         """Audio through the synthesis high-pass, if set."""
