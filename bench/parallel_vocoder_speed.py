@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -46,7 +47,8 @@ def build(spec: str) -> tuple[str, int, torch.nn.Module]:
     rate = int(rate_text or 8000)
     if rate not in FRAMES:
         raise SystemExit(f"Expected a rate in {sorted(FRAMES)}, but found {rate} in {spec!r}.")
-    extra = [f"model.{item}" for item in overrides.split(",") if item]
+    items = re.split(r",(?![^\[]*\])", overrides)  # commas outside [lists]
+    extra = [f"model.{item}" for item in items if item]
     with initialize_config_dir(config_dir=str(CONF), version_base=None):
         cfg = compose(config_name="train", overrides=[f"model={preset}", *extra])
     use_data_info(DataInfo(sample_rate=rate, local_features=dict(FRAMES[rate])))
