@@ -249,6 +249,18 @@ def test_vocoder_training_bench_times_train_py_without_its_start_up(fsdd_root):
     assert row["budget_steps"] == 18 * 250  # the preset's own epochs
 
 
+def test_parallel_one_clip_study_reports_each_noise_setting_beside_griffin_lim():
+    out = subprocess.run(
+        [sys.executable, str(STUDIES / "parallel_one_clip.py"), "--steps", "4", "--every", "2",
+         "--noise", "fresh", "fixed"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["noise"], r["step"]) for r in rows] == [("fresh", 2), ("fresh", 4), ("fixed", 2),
+                                                        ("fixed", 4)]
+    assert len({r["griffin_lim_log_mel_distance_db"] for r in rows}) == 1
+    assert all(r["log_mel_distance_db"] > 0 and r["spectral_convergence"] > 0 for r in rows)
+
+
 def test_lpc_prediction_gain_study_prints_a_line_per_setting(fsdd_root):
     out = subprocess.run(
         [sys.executable, str(STUDIES / "lpc_prediction_gain.py"), "--data-root", str(fsdd_root),
