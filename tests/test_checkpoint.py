@@ -195,3 +195,10 @@ def test_a_run_begun_before_an_argument_existed_resumes_when_it_is_at_its_defaul
     shaped = WaveNet(8, 8, 8, dilations=[1, 2], preemphasis=0.85)
     with pytest.raises(ValueError, match=r"differs from the configured one in \['preemphasis'\]"):
         GenerationTask(shaped, torch.optim.Adam).on_load_checkpoint(checkpoint)
+    # the rate the configs now fill in from the data: the run's own data rate resumes
+    checkpoint["wavedil"]["model"].pop("sample_rate")
+    at_rate = WaveNet(8, 8, 8, dilations=[1, 2], sample_rate=8000)
+    GenerationTask(at_rate, torch.optim.Adam).on_load_checkpoint(checkpoint)
+    other = WaveNet(8, 8, 8, dilations=[1, 2], sample_rate=16000)
+    with pytest.raises(ValueError, match=r"differs from the configured one in \['sample_rate'\]"):
+        GenerationTask(other, torch.optim.Adam).on_load_checkpoint(checkpoint)

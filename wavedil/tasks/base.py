@@ -174,8 +174,10 @@ class Task(pl.LightningModule):
         current = to_spec(self.model)
         saved = record.get("model")
         if saved is not None:  # an argument added since the run began counts at its default
-            saved = {**{k: v for k, v in current.items()
-                        if k not in saved and _is_default(current["_target_"], k, v)}, **saved}
+            rate = (record.get("data_info") or {}).get("sample_rate")  # or, for the audio's
+            saved = {**{k: v for k, v in current.items()  # rate, at the run's data rate
+                        if k not in saved and (_is_default(current["_target_"], k, v) or (
+                            k == "sample_rate" and v == rate))}, **saved}
         if saved not in (None, current):
             differ = sorted(k for k in set(current) | set(saved)
                             if current.get(k) != saved.get(k))
