@@ -86,7 +86,8 @@ def plot_spectrogram_grid(clips: Sequence[Sequence[Tensor]], sample_rate: int,
     n_rows, n_cols = len(clips), max(len(r) for r in clips)
     longest = max(len(c) for r in clips for c in r) / sample_rate
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols + 1.5, 1.1 * n_rows + 0.7),
-                             sharex=True, sharey=True, squeeze=False)
+                             sharex=True, sharey=True, squeeze=False,
+                             layout="constrained")  # room for the colour bar beside the grid
     shown = None
     for i, row in enumerate(clips):
         for j in range(n_cols):
