@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from wavedil.distributions import MuLawCategorical, OutputDistribution
 from wavedil.dsp.emphasis import check_emphasis, deemphasis, preemphasis
-from wavedil.dsp.filters import check_highpass, highpass
+from wavedil.models.highpass import SynthesisHighpass
 from wavedil.models.inputs import INPUT_ENCODINGS, InputEncoding, make_input
 from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
 from wavedil.nn.cache import RingBuffer, StreamingBlock
@@ -90,7 +90,7 @@ class WaveNetState(NamedTuple):
 
 
 @serializable
-class WaveNet(nn.Module):
+class WaveNet(SynthesisHighpass, nn.Module):
     """Autoregressive WaveNet generator.
 
     Args:
@@ -324,29 +324,6 @@ class WaveNet(nn.Module):
             ``(B, T) -> (B, T)``
         """
         return preemphasis(audio, self.preemphasis, previous)
-
-    def set_highpass(self, highpass_hz: float | None, sample_rate: int | None = None) -> None:
-        """Set (or with ``None`` clear) the synthesis high-pass (see ``highpass_hz``)."""
-        if highpass_hz is None:
-            self.highpass_hz = None
-            return
-        sample_rate = sample_rate if sample_rate is not None else self.sample_rate
-        self.highpass_hz = check_highpass(highpass_hz, sample_rate)
-        self.sample_rate = sample_rate
-
-    def filter_output(self, audio: Tensor, prime: Tensor | None = None) -> Tensor:
-        """Generated audio through the synthesis high-pass, if set (continuing from the
-        ``prime`` audio it follows, if any).
-
-        Shape:
-            ``audio (B, T), prime (B, P)? -> (B, T)``
-        """
-        if self.highpass_hz is None:
-            return audio
-        assert self.sample_rate is not None
-        full = audio if prime is None else torch.cat([prime.to(audio), audio], dim=-1)
-        return highpass(full, self.sample_rate, self.highpass_hz)[..., full.shape[-1] -
-                                                                 audio.shape[-1]:]
 
     def deemphasize(self, signal: Tensor, previous: Tensor | None = None) -> Tensor:
         """The model's signal -> audio (the inverse of :meth:`emphasize`; ``previous``

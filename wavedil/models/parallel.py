@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wavedil.dsp.filters import check_highpass, highpass
+from wavedil.models.highpass import SynthesisHighpass
 from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
 from wavedil.nn.checks import check_dilations, check_positive_int
 from wavedil.nn.conv import DilatedConv1d, receptive_field_of
@@ -38,7 +38,7 @@ __all__ = ["ParallelWaveNet", "WaveDiscriminator"]
 
 
 @serializable
-class ParallelWaveNet(nn.Module):
+class ParallelWaveNet(SynthesisHighpass, nn.Module):
     """Noise and mel frames in, a waveform out, in one pass.
 
     Args:
@@ -175,22 +175,6 @@ class ParallelWaveNet(nn.Module):
             out = self(local_cond[..., lo:hi], noise[:, lo * hop:hi * hop])  # (B, (hi-lo) hop)
             parts.append(out[:, (first - lo) * hop:(last - lo) * hop])
         return torch.cat(parts, dim=-1)  # (B, T)
-
-    def set_highpass(self, highpass_hz: float | None, sample_rate: int | None = None) -> None:
-        """Set (or with ``None`` clear) the synthesis high-pass, as :class:`WaveNet`'s."""
-        if highpass_hz is None:
-            self.highpass_hz = None
-            return
-        sample_rate = sample_rate if sample_rate is not None else self.sample_rate
-        self.highpass_hz = check_highpass(highpass_hz, sample_rate)
-        self.sample_rate = sample_rate
-
-    def filter_output(self, audio: Tensor) -> Tensor:
-        """Audio through the synthesis high-pass, if set."""
-        if self.highpass_hz is None:
-            return audio
-        assert self.sample_rate is not None
-        return highpass(audio, self.sample_rate, self.highpass_hz)
 
 
 @serializable
