@@ -163,14 +163,23 @@ def test_distributed_overrides_are_valid(tmp_path):
         assert instantiate(gpu.trainer).num_devices == devices
 
 
-@pytest.mark.parametrize("preset", ["gpu", "cpu_bf16"])
-def test_mixed_precision_presets(preset, tmp_path):
+@pytest.mark.parametrize("preset", ["default", "cpu", "gpu", "ddp"])
+def test_trainer_presets_choose_the_precision_by_hardware(preset, tmp_path):
     cfg = compose_train([f"output_dir={tmp_path}", f"trainer={preset}"])
-    assert cfg.trainer.precision == "bf16-mixed"
-    assert cfg.trainer.accelerator == ("gpu" if preset == "gpu" else "cpu")
-    if preset == "cpu_bf16" or torch.cuda.is_available():
-        trainer = instantiate(cfg.trainer)
-        assert type(trainer.precision_plugin).__name__ == "MixedPrecision"
+    assert cfg.trainer.precision == "auto"
+    assert cfg.trainer._target_ == "wavedil.tasks.Trainer"
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+def test_the_cpu_bf16_preset_pins_bf16_whatever_the_probe_says(native, tmp_path, monkeypatch):
+    monkeypatch.setenv("WAVEDIL_NATIVE_BF16", native)
+    cfg = compose_train([f"output_dir={tmp_path}", "trainer=cpu_bf16"])
+    assert (cfg.trainer.precision, cfg.trainer.accelerator) == ("bf16-mixed", "cpu")
+    trainer = instantiate(cfg.trainer)
+    assert type(trainer.precision_plugin).__name__ == "MixedPrecision"
+    pinned = instantiate(compose_train([f"output_dir={tmp_path}", "trainer.precision=32-true",
+                                        "trainer.accelerator=cpu"]).trainer)
+    assert type(pinned.precision_plugin).__name__ == "Precision"  # float32 stays float32
 
 
 @pytest.mark.parametrize("override,message", [

@@ -31,8 +31,16 @@ def train_cmd(run_dir: Path, *overrides: str) -> list[str]:
     return [sys.executable, "train.py", f"hydra.run.dir={run_dir}", *SMALL, *overrides]
 
 
-def run(cmd: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+def run(cmd: list[str], timeout: int = 600,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def _env(case: str) -> dict[str, str] | None:
+    """The environment of a resume case: the bf16 probe forced for ``*-auto-bf16``."""
+    import os
+    return {**os.environ, "WAVEDIL_NATIVE_BF16": "1"} if case.endswith("auto-bf16") else None
 
 
 def record(path: Path) -> str:
@@ -68,6 +76,10 @@ RESUMED = {
     "generator": (SMALL, 8),
     # dropout draws from torch's generator every step
     "generator-dropout": ([*SMALL, "model.dropout=0.3"], 8),
+    # trainer.precision=auto where the probe says native bf16 (forced: this CPU may not
+    # have it), and float32 pinned, so that both paths resume exactly on any machine
+    "generator-auto-bf16": (SMALL, 8),
+    "generator-float32": ([*SMALL, "trainer.precision=32-true"], 8),
     # the fsdd_classifier recipe: waveform speed/gain/shift/noise augmentation,
     # SpecAugment masks, the mel warp and dropout (24 training clips, batch 4)
     "classifier": (["experiment=fsdd_classifier", "data.tts=null", "data.batch_size=4",
@@ -101,12 +113,13 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(case, tmp_pat
     def cmd(run_dir: Path, *more: str) -> list[str]:
         return [sys.executable, "train.py", f"hydra.run.dir={run_dir}", *overrides, *args, *more]
 
+    env = _env(case)
     full = tmp_path / "full" / "run"
-    done = run(cmd(full))
+    done = run(cmd(full), env=env)
     assert done.returncode == 0, done.stderr[-3000:]
 
     first = tmp_path / "crash" / "run1"
-    proc = subprocess.Popen(cmd(first, record(tmp_path / "rec1")), cwd=REPO,
+    proc = subprocess.Popen(cmd(first, record(tmp_path / "rec1")), cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = first / "checkpoints" / "last.ckpt"
     deadline = time.time() + 300
@@ -117,7 +130,8 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(case, tmp_pat
     killed_at = step_of(last)
     assert 13 <= killed_at < 30 and killed_at % per_epoch != 0  # mid-epoch, not finished
 
-    resumed = run(cmd(tmp_path / "crash" / "run2", "ckpt_path=last", record(tmp_path / "rec2")))
+    resumed = run(cmd(tmp_path / "crash" / "run2", "ckpt_path=last", record(tmp_path / "rec2")),
+                  env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     steps = [json.loads(line)["step"]
              for line in (tmp_path / "rec2" / "batches-rank0.jsonl").read_text().splitlines()]
@@ -125,6 +139,10 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(case, tmp_pat
     a = torch.load(full / "checkpoints" / "last.ckpt", weights_only=True)
     b = torch.load(last, weights_only=True)  # the resumed run wrote on into run1
     assert b["global_step"] == a["global_step"] == 30
+    if case.endswith(("auto-bf16", "float32")):
+        ran = {"generator-auto-bf16": "bf16-mixed", "generator-float32": "32-true"}[case]
+        assert a["wavedil"]["precision"]["precision"] == b["wavedil"]["precision"][
+            "precision"] == ran
     for name, weight in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][name], weight, atol=1e-6, rtol=0)
     # one metrics.csv in the run folder, nothing lost at the kill or the resume
@@ -176,10 +194,11 @@ def test_two_process_ddp_on_cpu_shards_data_and_checkpoints_once(tmp_path):
     assert checkpoints == ["epoch000-step000004.ckpt", "last.ckpt"]  # written once, by rank 0
 
 
-def _fit(tmp_path, task, steps=6):
+def _fit(tmp_path, task, steps=6, precision="32-true"):
     dm = GenerationDataModule(functools.partial(SyntheticTones, num_train=16), batch_size=4,
                               crop_length=256)
-    trainer = Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_progress_bar=False,
+    trainer = Trainer(max_steps=steps, accelerator="cpu", precision=precision, logger=False,
+                      enable_progress_bar=False,
                       enable_model_summary=False, default_root_dir=tmp_path,
                       num_sanity_val_steps=0, limit_val_batches=0,
                       plugins=[AtomicCheckpointIO()], enable_checkpointing=False)
@@ -201,22 +220,27 @@ def _poisoned_task(nonfinite: str, bad_steps: set[int]) -> GenerationTask:
     return task
 
 
-def test_nonfinite_loss_stops_with_a_clear_message(tmp_path):
+PRECISIONS = ["32-true", "bf16-mixed"]  # what trainer.precision=auto can choose
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_nonfinite_loss_stops_with_a_clear_message(tmp_path, precision):
     task = _poisoned_task("stop", {2})
     expected = "Training diverged at step 2.*task.nonfinite=skip"
     with pytest.raises(NonFiniteLossError, match=expected):
-        _fit(tmp_path, task)
+        _fit(tmp_path, task, precision=precision)
     assert all(torch.isfinite(p).all() for p in task.parameters())
 
 
-def test_nonfinite_loss_can_skip_batches_and_gives_up_when_it_persists(tmp_path):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_nonfinite_loss_can_skip_batches_and_gives_up_when_it_persists(tmp_path, precision):
     task = _poisoned_task("skip", {2})
-    trainer = _fit(tmp_path, task, steps=5)
+    trainer = _fit(tmp_path, task, steps=5, precision=precision)
     assert all(torch.isfinite(p).all() for p in task.parameters())
     assert trainer.global_step == 5  # the bad batch made no step; the others did
     stuck = _poisoned_task("skip", set(range(100)))
     with pytest.raises(NonFiniteLossError, match="3 batches in a row"):
-        _fit(tmp_path, stuck)
+        _fit(tmp_path, stuck, precision=precision)
 
 
 def test_checkpoint_with_nan_weights_is_refused():

@@ -23,7 +23,7 @@ from typing import Any
 import hydra
 import lightning.pytorch as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from wavedil.checkpoint import AtomicCheckpointIO, CheckpointError, read_checkpoint
 from wavedil.config import build
@@ -138,6 +138,10 @@ def train_once(cfg: DictConfig) -> dict[str, float]:
         plugins=[AtomicCheckpointIO()]
     )
 
+    choice = getattr(trainer, "precision_choice", None)  # trainer.precision=auto's outcome
+    if choice is not None:
+        with open_dict(cfg):
+            cfg.precision_choice = choice.asdict()
     output_dir = Path(cfg.output_dir)
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)

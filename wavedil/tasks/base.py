@@ -167,7 +167,19 @@ class Task(pl.LightningModule):
             "model": to_spec(self.model),
             "data_info": dataclasses.asdict(self.data_info) if self.data_info else None,
             "rng": rng,
+            "precision": self._precision_record(),
         }
+
+    def _precision_record(self) -> dict[str, str] | None:
+        """What the trainer's precision was asked to be, what ran, and why."""
+        if self._trainer is None:
+            return None
+        choice = getattr(self._trainer, "precision_choice", None)  # wavedil.tasks.Trainer
+        if choice is not None:
+            return choice.asdict()
+        used = str(self._trainer.precision)
+        return {"requested": used, "precision": used, "device": self.device.type,
+                "reason": "set explicitly"}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         record = upgrade_record(checkpoint.get(CHECKPOINT_KEY) or {})
