@@ -125,7 +125,8 @@ def test_the_resolved_precision_is_in_the_config_and_the_checkpoint(tmp_path, fo
          "trainer.enable_progress_bar=false"],
         cwd=REPO, capture_output=True, text=True, timeout=300, env={**_env(), ENV: forced})
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"trainer.precision=auto: {expected} on cpu, because {ENV}={forced}" in done.stdout + done.stderr
+    said = f"trainer.precision=auto: {expected} on cpu, because {ENV}={forced}"
+    assert said in done.stdout + done.stderr
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["trainer"]["precision"] == "auto"
     record = {"requested": "auto", "precision": expected, "device": "cpu",
