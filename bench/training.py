@@ -19,6 +19,20 @@ does (weights and optimizer stay float32); it pays on CPUs with native bf16
 checkpointing (``task.checkpoint_activations=true``: each residual block recomputed
 in the backward pass); a baseline tree without it is not timed with it.
 
+Time to quality (``--time-to-quality RECIPE``): the recipe as ``python train.py`` runs
+it, once per precision and round in a fresh process, alternated; each run's
+``time/fit_s`` beside its validation figures (:class:`wavedil.tasks.callbacks.Stopwatch`)
+gives the seconds of fitting until the validation figure first reached the target
+(``--target``; by default the median final figure of the first precision's runs, so
+"how long until the float32 recipe's own quality"), plus steps, total wall time,
+peak resident memory and the test figure::
+
+    python bench/training.py --time-to-quality tones --precisions 32-true auto --repeats 2
+    python bench/training.py --time-to-quality fsdd_classifier --data-root ../shared/data/fsdd
+
+``auto`` is resolved by the trainer (:mod:`wavedil.tasks.precision`); each line says
+what it resolved to on this machine.
+
 Configs (as ``bench/generation.py``):
     SMALL  = 2 cycles of 1..512 (20 layers), 64 residual / 128 gate / 128 skip, kernel 2
     MEDIUM = 4 cycles of 1..32 (24 layers), 128 residual / 256 gate / 128 skip, kernel 3
@@ -72,6 +86,9 @@ def worker(config: str, precision: str, threads: int, quick: bool = False,
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     audio = (torch.rand(BATCH, LENGTH) * 2 - 1).to(device)
     precision, _, extra = precision.partition("+")
+    if precision == "auto":  # what trainer.precision=auto runs on this device
+        from wavedil.tasks.precision import resolve_precision
+        precision = resolve_precision("auto", device).precision
     bf16 = precision == "bf16-mixed"
     model.stack.checkpoint_blocks = extra == "checkpoint"
     kind = torch.device(device).type
@@ -105,8 +122,98 @@ def worker(config: str, precision: str, threads: int, quick: bool = False,
     peak = (torch.cuda.max_memory_allocated() / 2**20 if cuda
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
     return {"samples_per_s": BATCH * LENGTH / seconds, "peak_mb": peak - base,
-            "package": str(Path(wavedil.__file__).parent),
+            "package": str(Path(wavedil.__file__).parent), "resolved": precision,
             "device": torch.cuda.get_device_name() if cuda else "cpu"}
+
+
+#: recipe -> (train.py overrides, validation figure, higher is better, test figure)
+RECIPES = {
+    "tones": ([], "val/bits_per_sample", False, "test/bits_per_sample"),
+    "fsdd_classifier": (["experiment=fsdd_classifier"], "val/accuracy", True,
+                        "test/accuracy"),
+}
+
+
+def quality_worker(recipe: str, precision: str, out: Path, threads: int,
+                   overrides: list[str]) -> dict:
+    """One run of ``recipe`` in this process; its validation curve against fit time."""
+    import csv
+
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    import wavedil.config  # noqa: F401  (the ${dilations:} and ${datainfo:} resolvers)
+    from wavedil.cli.train import train_once
+
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[*RECIPES[recipe][0], *overrides,
+                                          f"trainer.precision={precision}",
+                                          f"output_dir={out}",
+                                          "trainer.enable_progress_bar=false"])
+    final = train_once(cfg)
+    total = time.perf_counter() - start
+    metric, test = RECIPES[recipe][1], RECIPES[recipe][3]
+    with open(out / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    curve = [(int(r["step"]), float(r["time/fit_s"]), float(r[metric])) for r in rows
+             if r.get("time/fit_s") and r.get(metric)]
+    return {"resolved": cfg.precision_choice.precision, "curve": curve,
+            "steps": max(int(r["step"]) for r in rows if r.get("step")),
+            "test": final.get(test), "total_s": total,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def time_to_quality(args: argparse.Namespace) -> None:
+    """``--time-to-quality``: alternate the precisions over rounds, each a fresh process."""
+    import tempfile
+
+    recipe = args.time_to_quality
+    _, metric, higher, _ = RECIPES[recipe]
+    overrides = [*args.overrides, *([f"data.root={args.data_root}"] if args.data_root else [])]
+    runs: dict[str, list[dict]] = {p: [] for p in args.precisions}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.repeats):
+            for precision in args.precisions:
+                out = Path(tmp) / f"{precision}-{round_}"
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--quality-worker",
+                       recipe, precision, str(out), str(args.threads), "--", *overrides]
+                done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{recipe} under {precision} failed:\n"
+                                       f"{done.stderr[-3000:]}")
+                runs[precision].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    first = args.precisions[0]
+    target = args.target if args.target is not None else statistics.median(
+        r["curve"][-1][2] for r in runs[first])
+
+    def reached(run: dict) -> float | None:
+        return next((t for _, t, v in run["curve"] if (v >= target if higher else v <= target)),
+                    None)
+
+    summary = {}
+    for precision, done in runs.items():
+        times = [reached(r) for r in done]
+        known = [t for t in times if t is not None]
+        summary[precision] = statistics.median(known) if len(known) == len(times) else None
+        print(json.dumps({"time_to_quality": {
+            "recipe": recipe, "precision": precision,
+            "resolved": sorted({r["resolved"] for r in done}), "metric": metric,
+            "target": round(target, 4), "commit": _commit(ROOT), "threads": args.threads,
+            "seconds_to_target": [None if t is None else round(t, 1) for t in times],
+            "median_s": None if summary[precision] is None else round(summary[precision], 1),
+            "final": [round(r["curve"][-1][2], 4) for r in done],
+            "test": [None if r["test"] is None else round(r["test"], 4) for r in done],
+            "steps": [r["steps"] for r in done],
+            "fit_s": [round(r["curve"][-1][1], 1) for r in done],
+            "total_s": [round(r["total_s"], 1) for r in done],
+            "peak_mb": [round(r["peak_mb"]) for r in done],
+            "rounds": len(done)}}), flush=True)
+    base = summary[first]
+    print(json.dumps({"summary": {"recipe": recipe, "relative_to": first, "time_ratio": {
+        p: (None if t is None or base is None else round(t / base, 2))
+        for p, t in summary.items()}}}), flush=True)
 
 
 def run_worker(tree: Path, config: str, precision: str, threads: int,
@@ -128,7 +235,7 @@ def main() -> None:
                         choices=["SMALL", "MEDIUM"])
     parser.add_argument("--precisions", nargs="+", default=["32-true", "bf16-mixed"],
                         choices=["32-true", "bf16-mixed", "32-true+checkpoint",
-                                 "bf16-mixed+checkpoint"])
+                                 "bf16-mixed+checkpoint", "auto"])
     parser.add_argument("--baseline", type=Path,
                         help="another wavedil checkout (e.g. a git worktree of an older "
                              "commit), timed in the same rounds")
@@ -137,7 +244,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="one warm-up and one timed step (a smoke run, not a figure)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--time-to-quality", choices=sorted(RECIPES), metavar="RECIPE",
+                        help=f"time a recipe to a validation figure ({', '.join(RECIPES)})")
+    parser.add_argument("--target", type=float,
+                        help="with --time-to-quality: the validation figure to reach")
+    parser.add_argument("--data-root", help="with --time-to-quality: data.root of the recipe")
+    parser.add_argument("--quality-worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("overrides", nargs="*",
+                        help="with --time-to-quality: more train.py overrides (after --)")
     args = parser.parse_args()
+    if args.quality_worker:
+        recipe, precision, out, threads = args.quality_worker
+        print(json.dumps(quality_worker(recipe, precision, Path(out), int(threads),
+                                        args.overrides)))
+        return
+    if args.time_to_quality:
+        if not set(args.precisions) <= {"32-true", "bf16-mixed", "auto"}:
+            parser.error("--time-to-quality takes --precisions from 32-true, bf16-mixed, auto")
+        time_to_quality(args)
+        return
     if args.worker:
         config, precision, threads = args.worker
         print(json.dumps(worker(config, precision, int(threads), args.quick, args.device)))
@@ -162,7 +287,8 @@ def main() -> None:
         results[key] = {"samples_per_s": statistics.median(speed),
                         "peak_mb": statistics.median(peak)}
         print(json.dumps({"training": {
-            "config": config, "precision": precision, "tree": tree,
+            "config": config, "precision": precision, "resolved": runs[0].get("resolved"),
+            "tree": tree,
             "commit": _commit(trees[tree]), "batch": BATCH, "length": LENGTH,
             "device": runs[0].get("device", "cpu"),
             "threads": args.threads, "samples_per_s": round(statistics.median(speed)),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -16,7 +18,7 @@ from torch import Tensor
 
 from wavedil.plots import plot_curves, plot_spectrogram_grid
 
-__all__ = ["LastCheckpoint", "PlotCurves", "TensorBoardMedia"]
+__all__ = ["LastCheckpoint", "PlotCurves", "Stopwatch", "TensorBoardMedia"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,35 @@ class PlotCurves(pl.Callback):
             out = plot_curves(metrics, Path(logger.log_dir) / self.filename)
             if out is not None:
                 log.info("Training curves: %s", out)
+
+
+class Stopwatch(pl.Callback):
+    """Logs ``time/fit_s``, the seconds spent fitting so far (training and validation,
+    not the start-up before it), beside each validation's metrics: how long a run took
+    to reach a validation figure (``bench/training.py --time-to-quality``). The clock
+    is saved in checkpoints, so a resumed run counts on from where it stopped."""
+
+    def __init__(self) -> None:
+        self.before = 0.0  # seconds counted by the run this one resumed
+        self._start: float | None = None
+
+    def elapsed(self) -> float:
+        now = 0.0 if self._start is None else time.perf_counter() - self._start
+        return self.before + now
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer,
+                                pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            pl_module.log("time/fit_s", self.elapsed(), on_step=False, on_epoch=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"elapsed": self.elapsed()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.before = float(state_dict["elapsed"])
 
 
 class LastCheckpoint(ModelCheckpoint):
