@@ -25,7 +25,9 @@ it, once per precision and round in a fresh process, alternated; each run's
 gives the seconds of fitting until the validation figure first reached the target
 (``--target``; by default the median final figure of the first precision's runs, so
 "how long until the float32 recipe's own quality"), plus steps, total wall time,
-peak resident memory and the test figure::
+peak resident memory and the test figure. Round ``r`` trains with seed ``--seed + r``
+(every precision alike), so the rounds are seeds too, and the summary says whether
+each precision's test figure is the first one's within noise (two standard errors)::
 
     python bench/training.py --time-to-quality tones --precisions 32-true auto --repeats 2
     python bench/training.py --time-to-quality fsdd_classifier --data-root ../shared/data/fsdd
@@ -177,8 +179,9 @@ def time_to_quality(args: argparse.Namespace) -> None:
         for round_ in range(args.repeats):
             for precision in args.precisions:
                 out = Path(tmp) / f"{precision}-{round_}"
+                seed = f"seed={args.seed + round_}"  # a seed per round, shared in it
                 cmd = [sys.executable, str(Path(__file__).resolve()), "--quality-worker",
-                       recipe, precision, str(out), str(args.threads), "--", *overrides]
+                       recipe, precision, str(out), str(args.threads), "--", *overrides, seed]
                 done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
                 if done.returncode != 0:
                     raise RuntimeError(f"{recipe} under {precision} failed:\n"
@@ -211,9 +214,26 @@ def time_to_quality(args: argparse.Namespace) -> None:
             "peak_mb": [round(r["peak_mb"]) for r in done],
             "rounds": len(done)}}), flush=True)
     base = summary[first]
-    print(json.dumps({"summary": {"recipe": recipe, "relative_to": first, "time_ratio": {
-        p: (None if t is None or base is None else round(t / base, 2))
-        for p, t in summary.items()}}}), flush=True)
+    tests = {p: [r["test"] for r in done] for p, done in runs.items()}
+    quality = {p: {"test_mean": round(statistics.mean(v), 4),
+                   "test_sd": round(statistics.stdev(v), 4) if len(v) > 1 else None}
+               for p, v in tests.items() if None not in v}
+    print(json.dumps({"summary": {
+        "recipe": recipe, "relative_to": first, "seeds": args.repeats, "time_ratio": {
+            p: (None if t is None or base is None else round(t / base, 2))
+            for p, t in summary.items()},
+        "quality": quality, "same_quality_within_noise": {
+            p: _within_noise(tests[first], v) for p, v in tests.items() if p != first}}}),
+        flush=True)
+
+
+def _within_noise(a: list, b: list) -> bool | None:
+    """Whether two sets of seeds' figures differ by at most two standard errors of the
+    difference of their means (``None`` with fewer than two seeds or a missing figure)."""
+    if len(a) < 2 or len(b) < 2 or None in a or None in b:
+        return None
+    error = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+    return abs(statistics.mean(a) - statistics.mean(b)) <= 2 * error
 
 
 def run_worker(tree: Path, config: str, precision: str, threads: int,
@@ -249,6 +269,9 @@ def main() -> None:
     parser.add_argument("--target", type=float,
                         help="with --time-to-quality: the validation figure to reach")
     parser.add_argument("--data-root", help="with --time-to-quality: data.root of the recipe")
+    parser.add_argument("--seed", type=int, default=1234,
+                        help="with --time-to-quality: round r trains with seed SEED + r "
+                             "(every precision alike), so rounds are seeds")
     parser.add_argument("--quality-worker", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*",
                         help="with --time-to-quality: more train.py overrides (after --)")

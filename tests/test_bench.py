@@ -156,6 +156,33 @@ def test_training_bench_alternates_trees_and_settings_and_prints_ratios():
                                       "current/bf16-mixed+checkpoint"}
 
 
+def _time_to_quality(*args: str) -> list[dict]:
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "training.py"), "--time-to-quality", "tones",
+         "--repeats", "1", *args, "--", "data.source.num_train=16", "trainer.max_epochs=2",
+         "model.dilations=[1,2]", "model.residual_channels=8", "model.gate_channels=8",
+         "model.skip_channels=8"],
+        capture_output=True, text=True, timeout=600, check=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_time_to_quality_bench_times_each_precision_to_the_first_ones_final_figure():
+    from wavedil.tasks.precision import resolve_precision
+
+    rows = _time_to_quality("--precisions", "32-true", "auto")
+    runs = {r["time_to_quality"]["precision"]: r["time_to_quality"] for r in rows[:2]}
+    assert runs["32-true"]["resolved"] == ["32-true"]
+    assert runs["auto"]["resolved"] == [resolve_precision("auto", "cpu").precision]
+    # the target is float32's own final validation figure: it reaches it, at the end
+    first = runs["32-true"]
+    assert first["target"] == first["final"][0] and first["steps"] == [4]
+    assert 0 < first["seconds_to_target"][0] <= first["fit_s"][0] < first["total_s"][0]
+    assert rows[2]["summary"]["time_ratio"]["32-true"] == 1.0
+    never = _time_to_quality("--precisions", "32-true", "--target", "0.01")
+    assert never[0]["time_to_quality"]["seconds_to_target"] == [None]
+    assert never[1]["summary"]["time_ratio"] == {"32-true": None}
+
+
 def test_keyword_spotting_bench_finds_every_word_and_draws_them(fsdd_root, tmp_path):
     import torch
 

@@ -241,3 +241,28 @@ def test_clip_weights_scale_the_training_loss_only():
                 + (1 - lam) * (ce(logits, batch["label"][order]) * weight[order]).sum()
                 / weight.sum())
     torch.testing.assert_close(loss, expected)
+
+
+def test_stopwatch_logs_fit_time_at_validation_and_counts_on_after_a_resume(monkeypatch):
+    from types import SimpleNamespace
+
+    from wavedil.tasks import callbacks
+
+    clock = iter([100.0, 103.5, 104.0, 110.0, 112.0])
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    logged = []
+    module = SimpleNamespace(log=lambda name, value, **kw: logged.append((name, value)))
+    trainer = SimpleNamespace(sanity_checking=False, state=SimpleNamespace(fn="fit"))
+    watch = callbacks.Stopwatch()
+    watch.on_fit_start(trainer, module)  # 100.0
+    watch.on_validation_epoch_end(trainer, module)  # 103.5
+    assert logged == [("time/fit_s", 3.5)]
+    saved = watch.state_dict()  # 104.0
+    assert saved == {"elapsed": 4.0}
+    resumed = callbacks.Stopwatch()
+    resumed.load_state_dict(saved)
+    resumed.on_fit_start(trainer, module)  # 110.0
+    assert resumed.elapsed() == 6.0  # 4 before the stop, 2 since
+    trainer.sanity_checking = True  # the sanity check's validation is not fitting
+    resumed.on_validation_epoch_end(trainer, module)
+    assert len(logged) == 1

@@ -26,6 +26,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from wavedil.checkpoint import AtomicCheckpointIO, CheckpointError, read_checkpoint
+from wavedil.cli.common import write_together
+from wavedil.cli.runs import FINAL_METRICS
 from wavedil.config import build
 from wavedil.data.sources import speakers_of
 from wavedil.metrics.classification import report_markdown
@@ -168,6 +170,10 @@ def train_once(cfg: DictConfig) -> dict[str, float]:
         if trainer.is_global_zero and getattr(task, "test_predictions", None) is not None:
             _confusion_report(task.test_predictions, datamodule.info.class_names, output_dir)
     if trainer.is_global_zero:
+        record = {"metrics": metrics, "steps": int(trainer.global_step),
+                  "precision": choice.asdict() if choice is not None else None}
+        write_together([(output_dir / FINAL_METRICS,
+                         lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))])
         summary = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
         log.info("Final metrics: %s", summary)
         log.info("Outputs in %s", output_dir.resolve())
