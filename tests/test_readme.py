@@ -21,7 +21,7 @@ def readme_command(tag: str) -> str:
 
 def ci_commands() -> list[str]:
     lines = (REPO / ".ci" / "run").read_text().splitlines()
-    skip = ("#", "set ", "cd ", "export ")
+    skip = ("#", "set ", "cd ", "export ", "command -v ")  # the last: optional system packages
     return [line.strip() for line in lines if line.strip() and not line.startswith(skip)]
 
 

@@ -15,8 +15,11 @@ else the parent folder's name).
 
 Prints one JSON line per file and a summary line (``--quiet``: the summary only);
 writes ``vocoder_eval.json``, ``vocoder_eval.md`` and ``examples.png`` (original,
-Griffin-Lim and vocoder spectrograms of a few files) into ``--out``, and with
-``--save-audio`` both resyntheses of every file. Outputs are checked before any
+Griffin-Lim and vocoder spectrograms of a few files) into ``--out``, with
+``--save-audio`` both resyntheses of every file, and with ``--html`` a listening
+report (:mod:`wavedil.cli.listening`): ``index.html`` with the scores and, for
+``--html-clips`` clips spread over the inputs, the original, the vocoder and
+Griffin-Lim as audio players above their spectrograms. Outputs are checked before any
 work; existing ones are refused unless ``--overwrite``.
 """
 
@@ -36,6 +39,7 @@ from tqdm.auto import tqdm
 from wavedil.checkpoint import load_classifier
 from wavedil.cli.arguments import device, non_negative_float, positive_int, regex
 from wavedil.cli.common import UsageError, check_outputs, expand_paths, run_cli
+from wavedil.cli.listening import listening_files, pick_clips, write_listening_report
 from wavedil.data.io import AudioError, write_audio
 from wavedil.data.sources import FSDD_PATTERN
 from wavedil.inference.vocoding import (
@@ -74,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accept files at another rate (resampled to the model's)")
     parser.add_argument("--save-audio", action="store_true",
                         help="also write each resynthesis (vocoder/ and griffin_lim/)")
+    parser.add_argument("--html", action="store_true",
+                        help="also write a listening report: index.html with the scores and, "
+                             "per clip, audio players and spectrograms (listen/)")
+    parser.add_argument("--html-clips", type=positive_int, default=8, metavar="N",
+                        help="clips on the listening page, spread over the inputs (default 8)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
@@ -126,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
     if args.save_audio:
         outputs += [args.out / method / path.name for path, _ in chosen
                     for method in METHODS_SCORED]
+    listened = ([chosen[i][0] for i in pick_clips(len(chosen), args.html_clips)]
+                if args.html else [])
+    outputs += listening_files(args.out, [p.name for p in listened])
     check_outputs(args.out, outputs, args.overwrite, protected=[p for p, _ in chosen])
 
     clips, failures = [], []
@@ -182,6 +194,15 @@ def run(args: argparse.Namespace) -> int:
         for method in METHODS_SCORED:
             for clip, audio in zip(clips, result["audio"][method], strict=True):
                 write_audio(args.out / method / Path(clip.name).name, audio, info.sample_rate)
+    if args.html:
+        wanted = {str(p) for p in listened}
+        picked = [i for i, clip in enumerate(clips) if clip.name in wanted]
+        index = write_listening_report(
+            args.out, args.checkpoint.name, report_markdown(summary),
+            [(Path(clips[i].name).name, clips[i].audio) for i in picked],
+            {m: [result["audio"][m][i] for i in picked] for m in METHODS_SCORED},
+            info.sample_rate, [result["files"][i] for i in picked])
+        print(f"Listening report: {index}", file=sys.stderr)
     return 1 if failures else 0
 
 
