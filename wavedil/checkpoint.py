@@ -111,10 +111,24 @@ class LoadedModel(NamedTuple):
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file's contents, with errors that name the file."""
+    """Load a checkpoint file's contents, with errors that name the file.
+
+    ``path`` may name a shipped pretrained model (:mod:`wavedil.pretrained`) where no
+    file of that name exists; its file is verified by SHA-256 first.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {path}")
+        from wavedil.pretrained import PretrainedError, available, resolve
+
+        if not path.exists() and str(path) in {m.name for m in available()}:
+            path = resolve(path)
+        else:
+            try:
+                names = ", ".join(m.name for m in available())
+            except (OSError, ValueError):  # pragma: no cover - a broken install
+                names = "none readable"
+            raise PretrainedError(f"Checkpoint not found: {path} (neither a file nor a "
+                                  f"shipped model; shipped models: {names}).")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many kinds for a bad file
