@@ -22,7 +22,7 @@ from wavedil.cli.pretrained import main as pretrained_main
 from wavedil.cli.sample import main as sample_main
 from wavedil.pretrained import PretrainedError
 
-SHIPPED = ["fsdd-vocoder", "tones"]
+SHIPPED = ["fsdd-digits", "fsdd-vocoder", "tones"]
 
 
 def test_the_registry_lists_each_shipped_model_with_its_file_card_and_checksum():
@@ -37,7 +37,8 @@ def test_the_registry_lists_each_shipped_model_with_its_file_card_and_checksum()
         assert "python train.py" in card and "## What it is not for" in card
         assert model.licence and model.figures and model.summary
         assert load_model(pretrained.resolve(model.name)).kind == model.kind
-    assert "CC BY-SA 4.0" in pretrained.find("fsdd-vocoder").licence
+    assert all("CC BY-SA 4.0" in pretrained.find(n).licence for n in ("fsdd-digits",
+                                                                     "fsdd-vocoder"))
 
 
 def test_tones_samples_finite_audio_of_the_right_length():
@@ -69,6 +70,22 @@ def test_fsdd_vocoder_resynthesises_an_unheard_speaker_within_a_stated_bound():
     assert result["files"][0]["vocoder"]["log_mel_distance_db"] < 10.0
 
 
+def test_fsdd_digits_labels_fsdd_recordings_well_above_chance():
+    if FSDD_ROOT is None:
+        pytest.skip("FSDD not found (set WAVEDIL_FSDD or place it at ../shared/data/fsdd)")
+    from wavedil.inference.classification import predict_files
+
+    loaded = pretrained.load("fsdd-digits")
+    assert loaded.kind == "classifier" and loaded.info.class_names == list("0123456789")
+    # FSDD's own test split (recordings 0-4 of each digit and speaker): never trained on
+    paths = sorted((FSDD_ROOT / "recordings").glob("*_[0-4].wav"))[::5]
+    assert len(paths) == 50
+    right = [p.label == p.path.name.split("_")[0]
+             for p in predict_files(loaded.model, loaded.info.class_names,
+                                    loaded.info.sample_rate, paths)]
+    assert len(right) == 50 and sum(right) / 50 >= 0.8  # chance: 0.1
+
+
 def test_every_tool_takes_a_name_and_a_file_of_that_name_wins(tmp_path, monkeypatch, capsys):
     out = tmp_path / "samples"
     assert sample_main(["--checkpoint", "tones", "--seconds", "0.02", "--out", str(out),
@@ -86,12 +103,12 @@ def test_every_tool_takes_a_name_and_a_file_of_that_name_wins(tmp_path, monkeypa
 
 def test_a_name_that_is_neither_a_file_nor_shipped_lists_the_shipped_names(tmp_path, capsys):
     with pytest.raises(PretrainedError, match="neither a file nor a shipped model.*"
-                                              "fsdd-vocoder, tones"):
+                                              "fsdd-digits, fsdd-vocoder, tones"):
         pretrained.load("fsdd-digitz")
-    with pytest.raises(FileNotFoundError, match="shipped models: fsdd-vocoder, tones"):
+    with pytest.raises(FileNotFoundError, match="shipped models: fsdd-digits, fsdd-vocoder, tones"):
         load_model(tmp_path / "missing.ckpt")
     assert sample_main(["--checkpoint", "tonez", "--out", str(tmp_path / "s"), "--quiet"]) == 2
-    assert "shipped models: fsdd-vocoder, tones" in capsys.readouterr().err
+    assert "shipped models: fsdd-digits, fsdd-vocoder, tones" in capsys.readouterr().err
 
 
 def test_a_tampered_file_fails_its_checksum_and_is_not_loaded(tmp_path, monkeypatch):
@@ -118,7 +135,7 @@ def test_wavedil_pretrained_lists_shows_and_verifies(capsys):
     assert pretrained_main(["path", "tones"]) == 0
     assert capsys.readouterr().out.strip() == str(pretrained.find("tones").path)
     assert pretrained_main(["show", "nope"]) == 2
-    assert "shipped models: fsdd-vocoder, tones" in capsys.readouterr().err
+    assert "shipped models: fsdd-digits, fsdd-vocoder, tones" in capsys.readouterr().err
 
 
 def test_the_wheel_carries_the_models_their_cards_and_the_registry(tmp_path):

@@ -2,7 +2,7 @@
 
     >>> from wavedil import pretrained
     >>> [m.name for m in pretrained.available()]
-    ['fsdd-vocoder', 'tones']
+    ['fsdd-digits', 'fsdd-vocoder', 'tones']
 
 ``load(name)`` returns the model as :func:`wavedil.checkpoint.load_model` does, and
 every tool's ``--checkpoint`` takes a name where no file of that name exists (a path
