@@ -2,6 +2,7 @@
 datasets and Lightning datamodules."""
 
 from wavedil.data.augment import Augment
+from wavedil.data.corpora import VCTK, LibriTTS, LJSpeech
 from wavedil.data.datamodules import ClassificationDataModule, GenerationDataModule
 from wavedil.data.datasets import ClipDataset, CropDataset, collate_clips
 from wavedil.data.io import AudioError, load_audio, read_audio, write_audio
@@ -22,6 +23,7 @@ from wavedil.data.tts import SyntheticVoices
 
 __all__ = [
     "FSDD",
+    "VCTK",
     "AudioError",
     "AudioFolder",
     "Augment",
@@ -32,6 +34,8 @@ __all__ = [
     "CropDataset",
     "DataInfo",
     "GenerationDataModule",
+    "LJSpeech",
+    "LibriTTS",
     "SyntheticClasses",
     "SyntheticTones",
     "SyntheticVoices",

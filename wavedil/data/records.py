@@ -110,3 +110,4 @@ class AudioFile(NamedTuple):
     label: str | None = None
     speaker: str | None = None
     index: int | None = None
+    text: str | None = None  # a transcript, where the corpus has one (wavedil.data.corpora)
