@@ -76,16 +76,18 @@ def plot_spotted_words(audio: Tensor, sample_rate: int,
 def plot_spectrogram_grid(clips: Sequence[Sequence[Tensor]], sample_rate: int,
                           path: str | os.PathLike, rows: Sequence[str] = (),
                           columns: Sequence[str] = (), title: str = "",
-                          floor_db: float = 80.0) -> Path:
+                          floor_db: float = 80.0, panel_width: float = 1.3) -> Path:
     """Spectrograms of ``clips[row][column]`` (each ``(T,)``) in a grid, labelled by
-    ``rows`` and ``columns``: the same words side by side in several voices, say.
+    ``rows`` and ``columns``: the same words side by side in several voices, say;
+    ``panel_width`` inches per column.
 
     Every panel shares the time axis and one colour scale: dB below the loudest
     time-frequency bin of its clip, down to ``floor_db`` (digital silence shows as
     the floor instead of upsetting the scale)."""
     n_rows, n_cols = len(clips), max(len(r) for r in clips)
     longest = max(len(c) for r in clips for c in r) / sample_rate
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols + 1.5, 1.1 * n_rows + 0.7),
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(panel_width * n_cols + 1.5,
+                                                             1.1 * n_rows + 0.7),
                              sharex=True, sharey=True, squeeze=False,
                              layout="constrained")  # room for the colour bar beside the grid
     shown = None

@@ -109,7 +109,7 @@ def write_listening_report(out: Path, title: str, table_markdown: str,
                            f'<audio controls preload="metadata" src="listen/{html.escape(wav)}">'
                            "</audio></div>")
         plot_spectrogram_grid([[waves[s]] for s, _ in LISTENED], rate, listen / f"{stem}.png",
-                              rows=[h for _, h in LISTENED], columns=[name])
+                              rows=[h for _, h in LISTENED], columns=[name], panel_width=5.0)
         alt = f"spectrograms of {name}: original, vocoder, Griffin-Lim"
         sections.append(
             f'<section class="clip"><h3>{html.escape(name)}</h3>{_scores(by_file.get(name))}'
