@@ -56,7 +56,8 @@ def parse_fsdd_name(name: str) -> AudioFile:
     """Parse an FSDD file name ``{digit}_{speaker}_{index}.wav``.
 
     Example:
-        >>> parse_fsdd_name("7_jackson_32.wav")[1:]
+        >>> f = parse_fsdd_name("7_jackson_32.wav")
+        >>> f.label, f.speaker, f.index
         ('7', 'jackson', 32)
     """
     return _parse_pattern(Path(name), re.compile(FSDD_PATTERN))
