@@ -72,14 +72,14 @@ def _tiny_fsdd(root: Path, per_speaker: int = 6) -> Path:
 
 #: What each resume test trains: where randomness lives, and its batches per epoch.
 RESUMED = {
-    # the default generator draws nothing from torch's generator (no dropout)
-    "generator": (SMALL, 8),
-    # dropout draws from torch's generator every step
-    "generator-dropout": ([*SMALL, "model.dropout=0.3"], 8),
+    # the default generator draws nothing from torch's generator (no dropout); under
     # trainer.precision=auto where the probe says native bf16 (forced: this CPU may not
-    # have it), and float32 pinned, so that both paths resume exactly on any machine
+    # have it) and with float32 pinned: whichever precision auto picks on a machine, its
+    # path resumes exactly
     "generator-auto-bf16": (SMALL, 8),
     "generator-float32": ([*SMALL, "trainer.precision=32-true"], 8),
+    # dropout draws from torch's generator every step
+    "generator-dropout": ([*SMALL, "model.dropout=0.3"], 8),
     # the fsdd_classifier recipe: waveform speed/gain/shift/noise augmentation,
     # SpecAugment masks, the mel warp and dropout (24 training clips, batch 4)
     "classifier": (["experiment=fsdd_classifier", "data.tts=null", "data.batch_size=4",
