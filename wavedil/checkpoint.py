@@ -118,17 +118,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     """
     path = Path(path)
     if not path.is_file():
-        from wavedil.pretrained import PretrainedError, available, resolve
+        from wavedil.pretrained import resolve
 
-        if not path.exists() and str(path) in {m.name for m in available()}:
-            path = resolve(path)
-        else:
-            try:
-                names = ", ".join(m.name for m in available())
-            except (OSError, ValueError):  # pragma: no cover - a broken install
-                names = "none readable"
-            raise PretrainedError(f"Checkpoint not found: {path} (neither a file nor a "
-                                  f"shipped model; shipped models: {names}).")
+        path = resolve(path)  # a shipped model's verified file, or an error naming them
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many kinds for a bad file

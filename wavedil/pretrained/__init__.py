@@ -70,8 +70,9 @@ def find(name: str) -> PretrainedModel:
     """
     models = {m.name: m for m in available()}
     if name not in models:
-        raise PretrainedError(f"{name!r} is neither a file nor a shipped model; shipped "
-                              f"models: {', '.join(models)} (wavedil-pretrained list).")
+        raise PretrainedError(f"Checkpoint not found: {name} (neither a file nor a shipped "
+                              f"model; shipped models: {', '.join(models)}: wavedil-pretrained "
+                              "list).")
     return models[name]
 
 
@@ -114,8 +115,8 @@ def resolve(checkpoint: str | os.PathLike) -> Path:
     if path.is_file():
         return path
     if path.exists():
-        raise PretrainedError(f"{path} is not a file; expected a .ckpt file or the name of "
-                              "a shipped model.")
+        raise PretrainedError(f"Checkpoint not found: {path} is not a file; expected a .ckpt "
+                              "file or the name of a shipped model.")
     return verified_path(find(str(checkpoint)))
 
 
