@@ -14,12 +14,15 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from wavedil.data.io import AUDIO_EXTENSIONS
 
 __all__ = [
+    "CONF_DIR",
     "UsageError",
     "check_outputs",
+    "compose_config",
     "count_failures",
     "expand_paths",
     "run_cli",
@@ -27,8 +30,25 @@ __all__ = [
 ]
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # the configs the package ships
+
+
 class UsageError(ValueError):
     """A request the tool cannot serve as asked (reported without a traceback)."""
+
+
+def compose_config(overrides: Sequence[str], config_dir: Path = CONF_DIR) -> Any:
+    """``train.yaml`` under ``config_dir`` composed with Hydra ``overrides``, as
+    ``train.py`` composes it (without running anything)."""
+    from hydra import compose, initialize_config_dir
+
+    if not (config_dir / "train.yaml").is_file():
+        raise UsageError(f"No train.yaml in --config-dir {config_dir}.")
+    with initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.3"):
+        try:
+            return compose("train", overrides=list(overrides))
+        except Exception as err:  # hydra's override and missing-config errors
+            raise UsageError(f"Cannot compose the config with {list(overrides)}: {err}") from err
 
 
 def run_cli(prog: str, work: Callable[[], object]) -> int:

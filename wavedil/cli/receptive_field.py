@@ -25,12 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from wavedil.cli.arguments import positive_int
-from wavedil.cli.common import UsageError, run_cli
+from wavedil.cli.common import CONF_DIR, UsageError, compose_config, run_cli
 from wavedil.receptive_field import LayerField, layer_fields
 
 __all__ = ["main", "model_from_config"]
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # the configs the package ships
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,18 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_from_config(overrides: Sequence[str], config_dir: Path = CONF_DIR) -> tuple[Any, int]:
     """The model ``train.py`` would build with these overrides, and the data's rate."""
-    from hydra import compose, initialize_config_dir
     from omegaconf.errors import MissingMandatoryValue
 
     from wavedil.config import build
 
-    if not (config_dir / "train.yaml").is_file():
-        raise UsageError(f"No train.yaml in --config-dir {config_dir}.")
-    with initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.3"):
-        try:
-            cfg = compose("train", overrides=list(overrides))
-        except Exception as err:  # hydra's override and missing-config errors
-            raise UsageError(f"Cannot compose the config with {list(overrides)}: {err}") from err
+    cfg = compose_config(overrides, config_dir)
     try:
         datamodule, model = build(cfg, "fit")
     except MissingMandatoryValue as err:

@@ -28,8 +28,9 @@ from torch.utils.data import DataLoader, Dataset
 from wavedil.data.datasets import ClipDataset, CropDataset, collate_clips
 from wavedil.data.features import FeatureCache, check_mel_settings, mel_extractor
 from wavedil.data.sampling import EpochSampler
+from wavedil.data.shards import ShardSource
 from wavedil.data.sources import ClipSource, ClipSplits, DataInfo
-from wavedil.nn.checks import check_positive_int
+from wavedil.nn.checks import check_choice, check_positive_int
 
 __all__ = ["ClassificationDataModule", "GenerationDataModule"]
 
@@ -58,8 +59,9 @@ def _build_source(source: SourceLike, root: str | None) -> ClipSource:
 class _ClipDataModule(pl.LightningDataModule):
     def __init__(self, source: SourceLike, root: str | None, batch_size: int,
                  num_workers: int, seed: int | None, pin_memory: bool | None = None,
-                 tts: Any | None = None) -> None:
+                 tts: Any | None = None, format: str = "files") -> None:
         super().__init__()
+        self.format = check_choice("data.format", format, ("files", "shards"))
         self.pin_memory = pin_memory
         self.tts = tts
         self.source = _build_source(source, None if root is None else str(root))
@@ -99,12 +101,24 @@ class _ClipDataModule(pl.LightningDataModule):
 
     def load_splits(self) -> ClipSplits:
         """The source's splits, with the synthesiser's clips added to training."""
-        splits = self.source.load()
+        splits = self._shard_source().load() if self.format == "shards" else self.source.load()
         if self.tts is None:
             return splits
         extra = self.tts.clips(splits.info.class_names, splits.info.sample_rate)
         log.info("Training on %d real and %d synthetic clips.", len(splits.train), len(extra))
         return replace(splits, train=[*splits.train, *extra])
+
+    def _shard_source(self) -> ShardSource:
+        """``data.format=shards``: the clips of the folder ``data.root`` that wavedil-prepare
+        wrote, split as the configured source splits its files."""
+        if not hasattr(self.source, "make_splits") or not hasattr(self.source, "root"):
+            raise ValueError(
+                f"data.format=shards reads a folder written by wavedil-prepare from a file "
+                f"source, but the {type(self.source).__name__} source makes its own clips "
+                "(use data.format=files).")
+        return ShardSource(self.source.root, like=self.source, mel=self.shard_mel)
+
+    shard_mel: dict[str, Any] | None = None  # mel settings whose frames shards must hold
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
         raise NotImplementedError
@@ -199,6 +213,10 @@ class GenerationDataModule(_ClipDataModule):
         seed: data order and crop offsets (``None``: a random seed).
         tts: extra *training* clips from a speech synthesiser (see
             :class:`ClassificationDataModule`), e.g. synthetic voices for a vocoder.
+        format: ``"files"`` (decode the source's files into memory at the start) or
+            ``"shards"`` (``root`` is a folder written by ``wavedil-prepare``: crops
+            and their mel frames are read from it on demand, split as the source
+            says; see :mod:`wavedil.data.shards`).
     """
 
     def __init__(
@@ -217,12 +235,14 @@ class GenerationDataModule(_ClipDataModule):
         feature_cache: str | None = None,
         augment: Callable | None = None,
         tts: Any | None = None,
+        format: str = "files",
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers, seed, pin_memory, tts)
+        super().__init__(source, root, batch_size, num_workers, seed, pin_memory, tts, format)
         self.crop_length = check_positive_int("crop_length", crop_length)
         self.global_label = global_label
         self.local_features = (check_mel_settings(local_features)
                                if local_features is not None else None)
+        self.shard_mel = self.local_features
         self.feature_cache = feature_cache
         self.augment = augment
         self.short_clips = short_clips
@@ -238,7 +258,8 @@ class GenerationDataModule(_ClipDataModule):
         if self.local_features is not None:
             rate = super().info.sample_rate
             mel = (FeatureCache(self.feature_cache, rate, self.local_features)
-                   if self.feature_cache else mel_extractor(rate, self.local_features))
+                   if self.feature_cache and self.format == "files"
+                   else mel_extractor(rate, self.local_features))
         if isinstance(self.augment, functools.partial):
             self.augment = self.augment(sample_rate=super().info.sample_rate)
         return CropDataset(
@@ -269,6 +290,7 @@ class ClassificationDataModule(_ClipDataModule):
             ``clips(class_names, sample_rate) -> list[Clip]``, e.g.
             :class:`~wavedil.data.tts.SyntheticVoices`), or ``None``. Validation and
             test keep the source's clips only.
+        format: ``"files"`` or ``"shards"`` (see :class:`GenerationDataModule`).
     """
 
     collate = staticmethod(collate_clips)
@@ -284,8 +306,9 @@ class ClassificationDataModule(_ClipDataModule):
         seed: int | None = 0,
         pin_memory: bool | None = None,
         tts: Any | None = None,
+        format: str = "files",
     ) -> None:
-        super().__init__(source, root, batch_size, num_workers, seed, pin_memory, tts)
+        super().__init__(source, root, batch_size, num_workers, seed, pin_memory, tts, format)
         self.max_length = max_length
         self.augment = augment
 

@@ -40,7 +40,7 @@ class CropDataset(Dataset):
     validation scores are comparable between epochs.
 
     Args:
-        clips: decoded clips.
+        clips: decoded clips (or clips in prepared shards, read crop by crop).
         crop_length: samples per item.
         train: random (True) or fixed (False) offsets.
         global_label: ``"label"``, ``"speaker"`` or ``None``: which id to return as
@@ -119,14 +119,18 @@ class CropDataset(Dataset):
                                else lambda audio: mel(audio.unsqueeze(0)).features[0])
             n_fft = mel.settings["n_fft"] if isinstance(mel, FeatureCache) else mel.n_fft
             self._margin = -(-n_fft // 2 // self.hop) * self.hop  # frames with full context
-        if mel is not None:
+        if mel is not None:  # frames prepared with the clip (read from its shard) or computed
             clips_bar = tqdm(self.clips, desc="mel frames", unit="clip", leave=False,
-                             disable=len(self.clips) < 200)
+                             disable=len(self.clips) < 200
+                             or all(c.frames is not None for c in self.clips))
             if isinstance(mel, FeatureCache):
-                self.features = [mel.frames(c.audio, c.path) for c in clips_bar]
+                self.features = [c.frames if c.frames is not None else mel.frames(c.audio, c.path)
+                                 for c in clips_bar]
             else:
                 with torch.no_grad():
-                    self.features = [mel(c.audio.unsqueeze(0)).features[0] for c in clips_bar]
+                    self.features = [c.frames if c.frames is not None
+                                     else mel(c.audio.unsqueeze(0)).features[0]
+                                     for c in clips_bar]
 
     def __len__(self) -> int:
         return len(self.clips) * self.crops_per_clip
@@ -219,6 +223,8 @@ class ClipDataset(Dataset):
             offset = (int(torch.randint(0, room + 1, (), generator=generator)) if self.train
                       else room // 2)
             audio = audio[offset:offset + self.max_length]
+        else:
+            audio = audio[...]  # a tensor as it is; a clip in a shard read whole
         if self.train and self.augment is not None:
             audio = self.augment(audio, generator=generator)
         return {"audio": audio, "label": torch.tensor(clip.label),

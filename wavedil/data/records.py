@@ -25,6 +25,9 @@ class Clip(NamedTuple):
         path: where it came from (for error messages and reports).
         weight: how much the clip counts in a classifier's training loss (1: as
             much as any other; synthetic clips may count less).
+        frames: its log-mel frames ``(F, N)``, computed once when the corpus was
+            prepared (:mod:`wavedil.data.shards`), or ``None`` (computed from
+            ``audio`` where needed).
     """
 
     audio: Tensor
@@ -32,6 +35,7 @@ class Clip(NamedTuple):
     speaker: int | None = None
     path: str = ""
     weight: float = 1.0
+    frames: Any = None
 
 
 @dataclass

@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -226,11 +227,6 @@ class AudioFolder:
         from wavedil.data.io import AudioError, load_audio  # io imports functional only
 
         files = self.scan()
-        class_names = sorted({f.label for f in files if f.label is not None}, key=_natural)
-        speaker_names = speakers_of(files)
-        class_id = {name: i for i, name in enumerate(class_names)}
-        speaker_id = {name: i for i, name in enumerate(speaker_names)}
-
         decoded: dict[Path, Tensor] = {}
         failures = []
         for f in tqdm(files, desc=f"decoding {self.root.name}", unit="file", leave=False):
@@ -248,17 +244,29 @@ class AudioFolder:
             raise ValueError(
                 f"None of the {len(files)} audio files under {self.root} could be read."
             )
+        return self.make_splits([f for f in files if f.path in decoded], decoded)
+
+    def make_splits(self, files: Sequence[AudioFile], audio: Mapping[Path, Any],
+                    frames: Mapping[Path, Any] | None = None) -> ClipSplits:
+        """Split ``files`` and pair each with its ``audio`` (a tensor, or anything that
+        slices like one, e.g. PCM in a shard) and, where given, its mel ``frames``;
+        label and speaker ids follow the sorted names of all ``files``."""
+        class_names = sorted({f.label for f in files if f.label is not None}, key=_natural)
+        speaker_names = speakers_of(files)
+        class_id = {name: i for i, name in enumerate(class_names)}
+        speaker_id = {name: i for i, name in enumerate(speaker_names)}
 
         def clips(entries: list[AudioFile]) -> list[Clip]:
             return [
-                Clip(decoded[f.path],
+                Clip(audio[f.path],
                      label=class_id[f.label] if f.label is not None else None,
                      speaker=speaker_id[f.speaker] if f.speaker is not None else None,
-                     path=str(f.path))
-                for f in entries if f.path in decoded
+                     path=str(f.path),
+                     frames=None if frames is None else frames[f.path])
+                for f in entries
             ]
 
-        parts = self.split_files([f for f in files if f.path in decoded])
+        parts = self.split_files(files)
         info = DataInfo(self.sample_rate, class_names, speaker_names)
         return ClipSplits(**{s: clips(parts[s]) for s in SPLITS}, info=info)
 
