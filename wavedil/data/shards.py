@@ -226,31 +226,33 @@ def _write_shard(out: str, shard: int, files: list[tuple], settings: dict[str, A
     records, errors = [], []
     with open(tmp, "wb") as stream:
         writer = wds.TarWriter(stream)
-        for position, fields in enumerate(files):
-            entry = AudioFile(*fields)
-            try:
-                audio = load_audio(entry.path, rate)
-                if trim_db is not None:
-                    audio = trim_silence(audio, trim_db)
-            except (AudioError, OSError) as err:
-                if on_error == "raise":
-                    raise
-                errors.append({"path": str(entry.path), "error": str(err)})
-                continue
-            pcm = quantize(audio)  # (T,) int16
-            key = f"c{shard:06d}_{position:05d}"
-            sample = {"__key__": key, "npy": pcm,
-                      "json": {"path": str(entry.path), "label": entry.label,
-                               "speaker": entry.speaker, "index": entry.index,
-                               "text": entry.text}}
-            if extractor is not None:
-                with torch.no_grad():
-                    frames = extractor(dequantize(pcm).unsqueeze(0)).features[0]  # (F, N)
-                sample["mel.npy"] = np.ascontiguousarray(frames.numpy().T, dtype=np.float32)
-            writer.write(sample)
-            records.append({"key": key, **sample["json"], "samples": int(pcm.shape[0]),
-                            "sha256": hashlib.sha256(pcm.tobytes()).hexdigest()})
-        writer.close()
+        try:
+            for position, fields in enumerate(files):
+                entry = AudioFile(*fields)
+                try:
+                    audio = load_audio(entry.path, rate)
+                    if trim_db is not None:
+                        audio = trim_silence(audio, trim_db)
+                except (AudioError, OSError) as err:
+                    if on_error == "raise":
+                        raise
+                    errors.append({"path": str(entry.path), "error": str(err)})
+                    continue
+                pcm = quantize(audio)  # (T,) int16
+                key = f"c{shard:06d}_{position:05d}"
+                sample = {"__key__": key, "npy": pcm,
+                          "json": {"path": str(entry.path), "label": entry.label,
+                                   "speaker": entry.speaker, "index": entry.index,
+                                   "text": entry.text}}
+                if extractor is not None:
+                    with torch.no_grad():
+                        frames = extractor(dequantize(pcm).unsqueeze(0)).features[0]  # (F, N)
+                    sample["mel.npy"] = np.ascontiguousarray(frames.numpy().T, dtype=np.float32)
+                writer.write(sample)
+                records.append({"key": key, **sample["json"], "samples": int(pcm.shape[0]),
+                                "sha256": hashlib.sha256(pcm.tobytes()).hexdigest()})
+        finally:
+            writer.close()
         stream.flush()
         os.fsync(stream.fileno())
     offsets = _data_offsets(tmp)
