@@ -276,7 +276,8 @@ def test_the_source_filter_vocoder_reads_its_mel_settings_from_the_data(mel, tmp
                              "model/output=logistic_mixture"]))
 
 
-@pytest.mark.parametrize("model", ["parallel_vocoder", "parallel_vocoder_gpu"])
+@pytest.mark.parametrize("model", ["parallel_vocoder", "parallel_vocoder_gpu",
+                                   "parallel_vocoder_envelope"])
 def test_the_parallel_vocoder_presets_make_frames_times_hop_samples(model, tmp_path):
     cfg = compose_train([f"output_dir={tmp_path}", "experiment=folder_parallel_vocoder",
                          f"data.root={tmp_path}", f"model={model}"])
@@ -288,6 +289,10 @@ def test_the_parallel_vocoder_presets_make_frames_times_hop_samples(model, tmp_p
         assert len(net.stack) == 30 and net.receptive_field == 6139
         # Parallel WaveGAN's 128 "gate channels" are the dilated convs' outputs
         assert {block.conv.out_channels for block in net.stack.blocks} == {128}
+    # the envelope's STFT takes the frames' own settings
+    assert (net.envelope is not None) == (model == "parallel_vocoder_envelope")
+    if net.envelope is not None:
+        assert net.envelope.n_fft == mel.n_fft and net.envelope.n_mels == mel.n_mels
     with torch.no_grad():
         assert net(torch.randn(1, mel.n_mels, 3)).shape == (1, 3 * mel.hop_length)
 

@@ -178,9 +178,14 @@ def test_seed_makes_two_runs_identical(tmp_path):
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
-def test_two_process_ddp_on_cpu_shards_data_and_checkpoints_once(tmp_path):
-    """Two processes (DDP on CPU) training from prepared shards: each reads its own half
-    of every epoch, nothing twice, and the checkpoints are written once."""
+def test_two_nodes_ddp_on_cpu_from_shards_split_data_and_write_checkpoints_once(tmp_path):
+    """Multi-node training as far as one machine allows: two "nodes" of one CPU process
+    each, launched by torchrun as on a cluster (``--nnodes 2 --node-rank R``, rendezvous
+    at the first node) with ``trainer.num_nodes=2``, training from prepared shards:
+    each reads its own half of every epoch, nothing twice, and the checkpoints are
+    written once, by global rank 0."""
+    import socket
+
     from wavedil.cli.prepare import main as prepare
 
     data = ["data=fsdd_generation", "data.source.split=speaker"]  # george held out
@@ -188,12 +193,22 @@ def test_two_process_ddp_on_cpu_shards_data_and_checkpoints_once(tmp_path):
     assert prepare([*data, f"data.root={_tiny_fsdd(tmp_path / 'fsdd')}",
                     "--out", str(shards)]) == 0
     rec = tmp_path / "rec"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     small = [arg for arg in SMALL if not arg.startswith("data.source.")]
-    done = run([sys.executable, "train.py", f"hydra.run.dir={tmp_path / 'run'}", *small, *data,
-                f"data.root={shards}", "data.format=shards", "data.global_label=null",
-                "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp",
-                "trainer.max_steps=6", record(rec)])
-    assert done.returncode == 0, done.stderr[-3000:]
+    nodes = [subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node}",
+         "--nproc-per-node=1", "--master-addr=127.0.0.1", f"--master-port={port}",
+         "train.py", f"hydra.run.dir={tmp_path / 'run'}", *small, *data,
+         f"data.root={shards}", "data.format=shards", "data.global_label=null",
+         "trainer.accelerator=cpu", "trainer.devices=1", "trainer.num_nodes=2",
+         "trainer.strategy=ddp", "trainer.max_steps=6", record(rec)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for node in (0, 1)]
+    for node in nodes:
+        _, err = node.communicate(timeout=600)
+        assert node.returncode == 0, err[-3000:]
     ranks = [[json.loads(line) for line in (rec / f"batches-rank{r}.jsonl").read_text()
               .splitlines()] for r in (0, 1)]
     assert [len(r) for r in ranks] == [6, 6]

@@ -181,3 +181,11 @@ def test_bad_frames_are_refused_by_name():
         lp.coefficients(torch.zeros(1, 32, 10), 600)
     with pytest.raises(ValueError, match="mel_inversion"):
         LinearPrediction(RATE, residual_channels=2, mel_inversion="magic", **FINE)
+
+
+def test_mel_power_interpolated_back_stays_finite_when_narrow_bands_share_a_centre():
+    """20 bands over the 33 bins of a 64-point FFT at 8 kHz: the narrowest low bands
+    have the same centre of mass; interpolating between them must not divide by 0."""
+    fb = torchaudio.functional.melscale_fbanks(33, 0.0, 4000.0, 20, 8000)
+    power = mel_to_linear_power(torch.ones(3, 20), fb, "interpolate")
+    assert power.shape == (3, 33) and torch.isfinite(power).all() and (power > 0).all()

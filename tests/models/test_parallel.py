@@ -66,6 +66,10 @@ def test_bad_inputs_are_refused_by_name():
         ParallelWaveNet(20, 64, highpass_hz=70.0)
     with pytest.raises(ValueError, match=r"\(B, T\)"):
         WaveDiscriminator()(torch.zeros(1, 1, 100))
+    with pytest.raises(ValueError, match="envelope=True .* expected sample_rate and n_fft"):
+        ParallelWaveNet(20, 64, envelope=True, sample_rate=8000)
+    with pytest.raises(ValueError, match="hop_length <= n_fft / 2"):
+        ParallelWaveNet(20, 64, envelope=True, sample_rate=8000, n_fft=100)
 
 
 def test_the_synthesis_highpass_can_be_set_and_cleared_as_the_tools_do():
@@ -80,12 +84,14 @@ def test_the_synthesis_highpass_can_be_set_and_cleared_as_the_tools_do():
         net.set_highpass(4000.0)
 
 
-@pytest.mark.parametrize("upsample", ["repeat", "linear"])
-def test_chunked_synthesis_equals_the_whole_clip_forward(upsample):
+@pytest.mark.parametrize(("upsample", "envelope"),
+                         [("repeat", False), ("linear", False), ("linear", True)])
+def test_chunked_synthesis_equals_the_whole_clip_forward(upsample, envelope):
     torch.manual_seed(0)
     net = ParallelWaveNet(20, 16, 8, 16, 8, dilations=[1, 2, 4, 8, 16],
-                          local_upsample=upsample).eval()
-    frames = torch.randn(2, 20, 50)
+                          local_upsample=upsample, envelope=envelope, sample_rate=8000,
+                          n_fft=48).eval()
+    frames = torch.randn(2, 20, 50) - 4
     noise = net.noise(2, 800, torch.Generator().manual_seed(2))
     with torch.no_grad():
         whole = net(frames, noise)
@@ -106,3 +112,32 @@ def test_chunks_without_their_margin_would_change_the_output():
     with torch.no_grad():
         assert not torch.allclose(net.synthesize(frames, noise, chunk_frames=7),
                                   net(frames, noise), atol=1e-5)
+
+
+def test_the_envelope_gives_an_excitation_the_frames_envelope_and_energy():
+    """White noise through :class:`SpectralEnvelope` comes out with the mel frames of
+    the signal they came from (band by band, within the scatter of noise), where the
+    noise alone is far from them; the excitation's own level does not matter."""
+    from wavedil.data.features import mel_extractor
+    from wavedil.models.parallel import SpectralEnvelope
+
+    settings = {"n_mels": 20, "n_fft": 256, "hop_length": 64}
+    mel = mel_extractor(8000, settings)
+    t = torch.arange(16000) / 8000
+    # a signal with a strong, moving envelope: a low tone, then a high one, 4 dB apart
+    signal = torch.where(t < 1, 0.5 * torch.sin(2 * torch.pi * 300 * t),
+                         0.3 * torch.sin(2 * torch.pi * 2500 * t))
+    signal = signal + 0.01 * torch.randn(16000, generator=torch.Generator().manual_seed(0))
+    frames = mel(signal[None]).features[..., :250]  # (1, 20, 250)
+    env = SpectralEnvelope(8000, **settings)
+    noise = torch.randn(1, 16000, generator=torch.Generator().manual_seed(1))
+    shaped = env(noise, frames)
+    louder = env(100 * noise, frames)
+    assert torch.allclose(shaped, louder, atol=1e-4)
+    db = 10 / torch.log(torch.tensor(10.0))  # natural log power -> dB
+
+    def distance(audio: torch.Tensor) -> float:
+        got = mel(audio).features[..., 2:248]
+        return float((db * (got - frames[..., 2:248])).abs().mean())
+
+    assert distance(shaped) < 6.0 < 20.0 < distance(0.3 * noise)  # measured: 4.8, 26.6

@@ -180,8 +180,9 @@ def mel_to_linear_power(mel_power: Tensor, filterbank: Tensor,
     # linear interpolation between centres, held flat beyond the outermost
     right = torch.searchsorted(centres, bins).clamp(1, len(centres) - 1)  # (K,)
     left = right - 1
-    span = centres[right] - centres[left]
-    w = ((bins - centres[left]) / span).clamp(0, 1)  # (K,)
+    span = centres[right] - centres[left]  # 0 where two narrow bands share a centre
+    w = torch.where(span > 0, (bins - centres[left]) / span.clamp(min=1e-12),
+                    torch.zeros_like(span)).clamp(0, 1)  # (K,)
     return density[..., left] * (1 - w) + density[..., right] * w  # (..., K)
 
 

@@ -11,6 +11,13 @@ Shape legend: B batch, F mel bands, N frames, T = N * hop samples, ``R`` residua
                                             ▼
                                   ReLU ─ 1x1 ─ ReLU ─ 1x1 ─▶ waveform (B, T)
 
+With ``envelope=True`` (a source-filter parallel vocoder) the network's output is an
+*excitation*, and :class:`SpectralEnvelope` gives it the spectral envelope the mel
+frames describe (STFT, each frame normalised to unit mean power and multiplied by the
+envelope, inverse STFT): the envelope, which is what MCD and log-mel distance score,
+comes from the frames by construction, and the network is left the fine structure
+(harmonics, voicing, noise), as LPCNet leaves its network the excitation.
+
 The same residual blocks as the autoregressive WaveNet, centred instead of causal:
 every output sample sees ``receptive_field // 2`` samples of noise and conditioning
 on each side, and the whole clip comes out of one forward pass. Trained with the
@@ -34,7 +41,74 @@ from wavedil.nn.checks import check_dilations, check_positive_int
 from wavedil.nn.conv import DilatedConv1d, receptive_field_of
 from wavedil.spec import serializable
 
-__all__ = ["ParallelWaveNet", "WaveDiscriminator"]
+__all__ = ["ParallelWaveNet", "SpectralEnvelope", "WaveDiscriminator"]
+
+
+class SpectralEnvelope(nn.Module):
+    """Give an excitation the spectral envelope of log-mel frames.
+
+    The excitation's STFT (Hann window of ``n_fft``, hop ``hop_length``, centred
+    frames: frame ``i`` on sample ``i * hop``, as the mel frames are) has each frame
+    normalised to unit mean power over its bins and multiplied by the magnitude of
+    the frame's envelope: the mel power back to a power spectrum by interpolating
+    each band's density (:func:`~wavedil.dsp.lpc.mel_to_linear_power`: smooth, never
+    negative); the inverse STFT is the output. A white excitation comes out with the
+    frames' envelope and their energy; the excitation decides the fine structure.
+
+    Args:
+        sample_rate, n_mels, n_fft, hop_length, f_min, f_max: the frames' mel settings
+            (as :func:`~wavedil.data.features.mel_extractor` computes them).
+
+    Shape:
+        ``excitation (B, T), frames (B, F, N) -> (B, T)`` with ``T = N * hop``
+
+    Example:
+        >>> env = SpectralEnvelope(8000, n_mels=20, n_fft=256, hop_length=64)
+        >>> env(torch.randn(2, 320), torch.zeros(2, 20, 5)).shape
+        torch.Size([2, 320])
+    """
+
+    def __init__(self, sample_rate: int, n_mels: int, n_fft: int, hop_length: int,
+                 f_min: float = 0.0, f_max: float | None = None) -> None:
+        super().__init__()
+        import torchaudio
+
+        self.n_mels = check_positive_int("n_mels", n_mels)
+        self.n_fft = check_positive_int("n_fft", n_fft, minimum=4)
+        self.hop_length = check_positive_int("hop_length", hop_length)
+        if hop_length > n_fft // 2:
+            raise ValueError(f"Expected hop_length <= n_fft / 2 = {n_fft // 2} (overlapping "
+                             f"frames to add back), but found {hop_length}.")
+        with torch.device("cpu"):
+            fb = torchaudio.functional.melscale_fbanks(
+                n_fft // 2 + 1, f_min, f_max if f_max is not None else sample_rate / 2,
+                n_mels, sample_rate)  # (K, F)
+            window = torch.hann_window(n_fft)
+        self.register_buffer("filterbank", fb, persistent=False)
+        self.register_buffer("window", window, persistent=False)
+
+    @property
+    def reach(self) -> int:
+        """Samples of excitation (and of frames' centres) on each side that one output
+        sample depends on: the frames overlapping it, and the samples those frames
+        cover."""
+        return self.n_fft
+
+    def forward(self, excitation: Tensor, frames: Tensor) -> Tensor:
+        from wavedil.dsp.lpc import mel_to_linear_power
+
+        length = excitation.shape[-1]
+        window = self.window.to(excitation.dtype)
+        spec = torch.stft(excitation, self.n_fft, self.hop_length, window=window, center=True,
+                          return_complex=True)  # (B, K, N + 1)
+        power = mel_to_linear_power(frames.transpose(1, 2).exp(), self.filterbank,
+                                    "interpolate")  # (B, N, K)
+        power = torch.cat([power, power[:, -1:]], dim=1).transpose(1, 2)  # (B, K, N + 1)
+        power = power[..., :spec.shape[-1]].to(excitation.dtype)
+        mean = spec.real.square().add(spec.imag.square()).mean(dim=1, keepdim=True)
+        shaped = spec * torch.sqrt(power / (mean + 1e-8))  # (B, K, N + 1)
+        return torch.istft(shaped, self.n_fft, self.hop_length, window=window, center=True,
+                           length=length)  # (B, T)
 
 
 @serializable
@@ -51,8 +125,11 @@ class ParallelWaveNet(SynthesisHighpass, nn.Module):
         local_upsample: ``"repeat"`` or ``"linear"`` (see :class:`LocalUpsampler`).
         local_hidden_channels: channels after upsampling (default: ``local_channels``).
         dropout: dropout inside the residual blocks.
-        sample_rate: the audio's rate in Hz (for ``highpass_hz``).
+        sample_rate: the audio's rate in Hz (for ``highpass_hz`` and ``envelope``).
         highpass_hz: a synthesis setting, as :class:`WaveNet`'s.
+        envelope: the network makes an excitation that :class:`SpectralEnvelope`
+            shapes by the frames' envelope (needs ``sample_rate`` and ``n_fft``).
+        n_fft, f_min, f_max: the frames' mel settings, for ``envelope``.
 
     Shape:
         ``local_cond (B, F, N), noise (B, T)? -> (B, T)`` with ``T = N * hop``
@@ -77,6 +154,10 @@ class ParallelWaveNet(SynthesisHighpass, nn.Module):
         dropout: float = 0.0,
         sample_rate: int | None = None,
         highpass_hz: float | None = None,
+        envelope: bool = False,
+        n_fft: int | None = None,
+        f_min: float = 0.0,
+        f_max: float | None = None,
     ) -> None:
         super().__init__()
         check_positive_int("kernel_size", kernel_size)
@@ -94,6 +175,13 @@ class ParallelWaveNet(SynthesisHighpass, nn.Module):
                                   dropout=dropout)
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(skip_channels, skip_channels, 1),
                                   nn.ReLU(), nn.Conv1d(skip_channels, 1, 1))
+        self.envelope: SpectralEnvelope | None = None
+        if envelope:
+            if sample_rate is None or n_fft is None:
+                raise ValueError("envelope=True shapes by the mel frames' envelope: expected "
+                                 f"sample_rate and n_fft, but found {sample_rate} and {n_fft}.")
+            self.envelope = SpectralEnvelope(sample_rate, local_channels, n_fft,
+                                             local_hop_length, f_min, f_max)
         self.sample_rate, self.highpass_hz = sample_rate, None
         if highpass_hz is not None:
             self.set_highpass(highpass_hz, sample_rate)
@@ -104,8 +192,11 @@ class ParallelWaveNet(SynthesisHighpass, nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        """Noise samples one output sample depends on (half of them ahead)."""
-        return self.stack.receptive_field
+        """Noise samples one output sample depends on (half of them ahead): the stack's
+        field, and with ``envelope`` the STFT's reach on each side too (a bound: the
+        Hann window's ends weigh nothing)."""
+        reach = 0 if self.envelope is None else self.envelope.reach
+        return self.stack.receptive_field + 2 * reach
 
     def check_frames(self, local_cond: Tensor) -> None:
         """Refuse frames of the wrong shape or with NaN/Inf, naming what was expected."""
@@ -139,7 +230,8 @@ class ParallelWaveNet(SynthesisHighpass, nn.Module):
         local = self.local_upsampler(local_cond)  # (B, L, T)
         h = self.input_layer(noise.unsqueeze(1).to(local.dtype))  # (B, R, T)
         skip = self.stack(h, local).skip  # (B, S, T)
-        return self.head(skip)[:, 0]  # (B, T)
+        out = self.head(skip)[:, 0]  # (B, T)
+        return out if self.envelope is None else self.envelope(out, local_cond)
 
     @property
     def context_frames(self) -> int:
