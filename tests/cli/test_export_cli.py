@@ -196,13 +196,18 @@ def test_a_failing_second_part_leaves_nothing_behind(fail, tmp_path, capsys, mon
     assert sorted(p.name for p in out.parent.iterdir()) == []  # no part, no temporary file
 
 
-@pytest.mark.parametrize("fmt", ["export", "onnx"])
-def test_a_parallel_vocoder_is_one_program_that_makes_its_audio(fmt, tmp_path, capsys):
+@pytest.mark.parametrize(("fmt", "envelope"),
+                         [("export", False), ("onnx", False), ("export", True), ("onnx", True)])
+def test_a_parallel_vocoder_is_one_program_that_makes_its_audio(fmt, envelope, tmp_path,
+                                                                capsys):
+    """The source-filter one (``envelope=True``) too: its STFT and inverse are
+    convolutions, which both formats hold."""
     from wavedil.models import ParallelWaveNet
 
     torch.manual_seed(0)
     mel = {"n_mels": 20, "hop_length": 64, "n_fft": 256}
-    model = ParallelWaveNet(20, 64, 8, 16, 8, dilations=[1, 2, 4, 8])
+    model = ParallelWaveNet(20, 64, 8, 16, 8, dilations=[1, 2, 4, 8], envelope=envelope,
+                            sample_rate=8000, n_fft=256)
     ckpt = save_checkpoint(model, DataInfo(8000, local_features=mel), tmp_path / "p.ckpt")
     out = tmp_path / f"voc.{'pt2' if fmt == 'export' else 'onnx'}"
     assert export(["--checkpoint", str(ckpt), "--format", fmt, "--out", str(out)]) == 0

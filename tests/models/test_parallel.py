@@ -70,6 +70,11 @@ def test_bad_inputs_are_refused_by_name():
         ParallelWaveNet(20, 64, envelope=True, sample_rate=8000)
     with pytest.raises(ValueError, match="hop_length <= n_fft / 2"):
         ParallelWaveNet(20, 64, envelope=True, sample_rate=8000, n_fft=100)
+    shaped = ParallelWaveNet(20, 64, 8, 8, 8, dilations=[1], envelope=True, sample_rate=8000,
+                             n_fft=256)
+    assert shaped.min_frames == 3 and shaped(torch.zeros(1, 20, 3)).shape == (1, 192)
+    with pytest.raises(ValueError, match="at least 3 mel frames"):
+        shaped(torch.zeros(1, 20, 2))
 
 
 def test_the_synthesis_highpass_can_be_set_and_cleared_as_the_tools_do():

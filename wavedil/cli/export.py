@@ -148,7 +148,8 @@ def export_parallel_vocoder(model: ParallelWaveNet, fmt: str
 
     example = inputs(2, 24)
     checks = [inputs(1, 9), inputs(3, 41)]
-    batch, frames = torch.export.Dim("batch"), torch.export.Dim("frames", min=2)
+    batch = torch.export.Dim("batch")
+    frames = torch.export.Dim("frames", min=max(2, model.min_frames))
     dynamic = ({0: batch, 2: frames}, {0: batch, 1: hop * frames})
     with torch.no_grad():
         if fmt == "export":

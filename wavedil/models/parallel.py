@@ -29,6 +29,7 @@ generated.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -79,13 +80,19 @@ class SpectralEnvelope(nn.Module):
         if hop_length > n_fft // 2:
             raise ValueError(f"Expected hop_length <= n_fft / 2 = {n_fft // 2} (overlapping "
                              f"frames to add back), but found {hop_length}.")
+        from wavedil.dsp.lpc import mel_to_linear_power
+
         with torch.device("cpu"):
             fb = torchaudio.functional.melscale_fbanks(
                 n_fft // 2 + 1, f_min, f_max if f_max is not None else sample_rate / 2,
                 n_mels, sample_rate)  # (K, F)
-            window = torch.hann_window(n_fft)
-        self.register_buffer("filterbank", fb, persistent=False)
-        self.register_buffer("window", window, persistent=False)
+            # the interpolation is linear in the mel power: one (F, K) matrix
+            inverse = mel_to_linear_power(torch.eye(n_mels, dtype=fb.dtype), fb, "interpolate")
+            analysis, synthesis, window_square = _stft_kernels(n_fft)
+        self.register_buffer("inverse", inverse, persistent=False)
+        self.register_buffer("analysis", analysis, persistent=False)
+        self.register_buffer("synthesis", synthesis, persistent=False)
+        self.register_buffer("window_square", window_square, persistent=False)
 
     @property
     def reach(self) -> int:
@@ -95,20 +102,43 @@ class SpectralEnvelope(nn.Module):
         return self.n_fft
 
     def forward(self, excitation: Tensor, frames: Tensor) -> Tensor:
-        from wavedil.dsp.lpc import mel_to_linear_power
-
-        length = excitation.shape[-1]
-        window = self.window.to(excitation.dtype)
-        spec = torch.stft(excitation, self.n_fft, self.hop_length, window=window, center=True,
-                          return_complex=True)  # (B, K, N + 1)
-        power = mel_to_linear_power(frames.transpose(1, 2).exp(), self.filterbank,
-                                    "interpolate")  # (B, N, K)
+        """The STFT and its inverse as (transposed) convolutions with the DFT's basis,
+        as ``torch.stft``/``torch.istft`` compute them (Hann window, centred frames with
+        reflected edges), so that the whole vocoder exports as one program."""
+        length, half, dtype = excitation.shape[-1], self.n_fft // 2, excitation.dtype
+        padded = F.pad(excitation.unsqueeze(1), (half, half), mode="reflect")  # (B, 1, T + n)
+        spec = F.conv1d(padded, self.analysis.to(dtype), stride=self.hop_length)  # (B, 2K, N+1)
+        bins = spec.shape[1] // 2
+        power = frames.transpose(1, 2).exp() @ self.inverse.to(frames.dtype)  # (B, N, K)
         power = torch.cat([power, power[:, -1:]], dim=1).transpose(1, 2)  # (B, K, N + 1)
-        power = power[..., :spec.shape[-1]].to(excitation.dtype)
-        mean = spec.real.square().add(spec.imag.square()).mean(dim=1, keepdim=True)
-        shaped = spec * torch.sqrt(power / (mean + 1e-8))  # (B, K, N + 1)
-        return torch.istft(shaped, self.n_fft, self.hop_length, window=window, center=True,
-                           length=length)  # (B, T)
+        power = power[..., :spec.shape[-1]].to(dtype)
+        mean = spec.square().sum(dim=1, keepdim=True) / bins  # (B, 1, N + 1): |X|^2 over bins
+        gain = torch.sqrt(power / (mean + 1e-8))  # (B, K, N + 1)
+        shaped = spec * torch.cat([gain, gain], dim=1)  # (B, 2K, N + 1)
+        added = F.conv_transpose1d(shaped, self.synthesis.to(dtype), stride=self.hop_length)
+        norm = F.conv_transpose1d(torch.ones_like(shaped[:1, :1]),
+                                  self.window_square.to(dtype), stride=self.hop_length)
+        out = added / torch.where(norm > 1e-11, norm, torch.ones_like(norm))  # (B, 1, T + n)
+        return out[:, 0, half:half + length]  # (B, T)
+
+
+def _stft_kernels(n_fft: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Convolution kernels of a Hann-windowed real DFT of ``n_fft`` points: analysis
+    ``(2K, 1, n_fft)`` (real parts, then imaginary), synthesis ``(2K, 1, n_fft)`` (the
+    inverse real DFT of each frame times the window, for overlap-add) and the squared
+    window ``(1, 1, n_fft)`` (what the overlap-add divides by); ``K = n_fft // 2 + 1``."""
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    n = torch.arange(n_fft, dtype=torch.float64)
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+    angle = 2 * math.pi * k[:, None] * n[None, :] / n_fft  # (K, n_fft)
+    analysis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window  # (2K, n_fft)
+    weight = torch.full((len(k), 1), 2.0, dtype=torch.float64)  # each bin and its mirror
+    weight[0] = 1.0
+    if n_fft % 2 == 0:
+        weight[-1] = 1.0  # Nyquist
+    synthesis = torch.cat([weight * torch.cos(angle), -weight * torch.sin(angle)]) / n_fft
+    return (analysis.float().unsqueeze(1), (synthesis * window).float().unsqueeze(1),
+            window.square().float().view(1, 1, -1))
 
 
 @serializable
@@ -191,6 +221,14 @@ class ParallelWaveNet(SynthesisHighpass, nn.Module):
         return self.local_upsampler.hop_length
 
     @property
+    def min_frames(self) -> int:
+        """The fewest frames it vocodes: 1, or with ``envelope`` enough for the STFT's
+        reflected edges (more than ``n_fft // 2`` samples)."""
+        if self.envelope is None:
+            return 1
+        return self.envelope.n_fft // 2 // self.hop_length + 1
+
+    @property
     def receptive_field(self) -> int:
         """Noise samples one output sample depends on (half of them ahead): the stack's
         field, and with ``envelope`` the STFT's reach on each side too (a bound: the
@@ -205,6 +243,10 @@ class ParallelWaveNet(SynthesisHighpass, nn.Module):
                              f"found {tuple(local_cond.shape)}.")
         if not torch.isfinite(local_cond).all():
             raise ValueError("Expected finite mel frames, but found NaN or Inf.")
+        if local_cond.shape[-1] < self.min_frames:
+            raise ValueError(f"Expected at least {self.min_frames} mel frames (the envelope's "
+                             f"STFT reflects {self.envelope.n_fft // 2} samples at each end), "
+                             f"but found {local_cond.shape[-1]}.")
 
     def noise(self, batch: int, length: int, generator: torch.Generator | None = None,
               device: torch.device | str | None = None) -> Tensor:
