@@ -5,6 +5,7 @@ a JSON line every ``--every`` updates: the two loss terms and the log-mel distan
 its output from the clip, beside Griffin-Lim's from the same frames.
 
     python bench/studies/parallel_one_clip.py --steps 400 --noise fresh fixed
+    python bench/studies/parallel_one_clip.py --steps 400 --envelope   # source-filter
 
 ``--noise fresh`` draws new input noise at every update (as training does);
 ``fixed`` feeds the same noise every time, so the network only has to memorise one
@@ -52,6 +53,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--noise", nargs="+", choices=("fresh", "fixed"), default=["fresh"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--envelope", action="store_true",
+                        help="the source-filter generator (envelope=True): its output shaped "
+                             "by the frames' spectral envelope")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     clip = harmonic_vowel()
@@ -64,7 +68,8 @@ def main() -> None:
     fixed = torch.randn(1, n * hop, generator=torch.Generator().manual_seed(1))
     for noise in args.noise:
         torch.manual_seed(0)
-        net = ParallelWaveNet(MEL["n_mels"], hop, 16, 16, 16, dilations=[1, 2, 4, 8, 16] * 2)
+        net = ParallelWaveNet(MEL["n_mels"], hop, 16, 16, 16, dilations=[1, 2, 4, 8, 16] * 2,
+                              envelope=args.envelope, sample_rate=RATE, n_fft=MEL["n_fft"])
         loss_fn = MultiResolutionSTFTLoss()
         optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
         for step in range(1, args.steps + 1):
@@ -76,7 +81,7 @@ def main() -> None:
                 with torch.no_grad():
                     out = net(frames[None], fixed)[0, :len(clip)]
                 print(json.dumps({
-                    "noise": noise, "step": step,
+                    "noise": noise, "envelope": args.envelope, "step": step,
                     "spectral_convergence": round(losses.spectral_convergence.item(), 3),
                     "log_magnitude": round(losses.log_magnitude.item(), 3),
                     "log_mel_distance_db": round(log_mel_distance(clip, out, RATE, analysis), 2),

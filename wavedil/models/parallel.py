@@ -50,7 +50,8 @@ class SpectralEnvelope(nn.Module):
 
     The excitation's STFT (Hann window of ``n_fft``, hop ``hop_length``, centred
     frames: frame ``i`` on sample ``i * hop``, as the mel frames are) has each frame
-    normalised to unit mean power over its bins and multiplied by the magnitude of
+    normalised to unit mean power over its bins (above a floor: an excitation of RMS
+    below about 0.1 comes out quieter) and multiplied by the magnitude of
     the frame's envelope: the mel power back to a power spectrum by interpolating
     each band's density (:func:`~wavedil.dsp.lpc.mel_to_linear_power`: smooth, never
     negative); the inverse STFT is the output. A white excitation comes out with the
@@ -93,6 +94,10 @@ class SpectralEnvelope(nn.Module):
         self.register_buffer("analysis", analysis, persistent=False)
         self.register_buffer("synthesis", synthesis, persistent=False)
         self.register_buffer("window_square", window_square, persistent=False)
+        #: a floor under each frame's power: an excitation of RMS above about 0.1 is
+        #: normalised, a quieter one comes out quieter, so that the network cannot
+        #: shrink its output without bound (a scale-free output destabilises training)
+        self.floor = 0.01 * float(window_square.sum())
 
     @property
     def reach(self) -> int:
@@ -113,7 +118,7 @@ class SpectralEnvelope(nn.Module):
         power = torch.cat([power, power[:, -1:]], dim=1).transpose(1, 2)  # (B, K, N + 1)
         power = power[..., :spec.shape[-1]].to(dtype)
         mean = spec.square().sum(dim=1, keepdim=True) / bins  # (B, 1, N + 1): |X|^2 over bins
-        gain = torch.sqrt(power / (mean + 1e-8))  # (B, K, N + 1)
+        gain = torch.sqrt(power / (mean + self.floor))  # (B, K, N + 1)
         shaped = spec * torch.cat([gain, gain], dim=1)  # (B, 2K, N + 1)
         added = F.conv_transpose1d(shaped, self.synthesis.to(dtype), stride=self.hop_length)
         norm = F.conv_transpose1d(torch.ones_like(shaped[:1, :1]),
