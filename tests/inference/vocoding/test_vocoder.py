@@ -84,6 +84,45 @@ def test_a_tiny_vocoder_that_learnt_a_clip_beats_griffin_lim_on_it(learnt):
     assert int(np.argmax(xcorr)) - (len(clip) - 1) == 0
 
 
+def test_a_tiny_parallel_vocoder_trained_briefly_on_a_clip_beats_griffin_lim_on_it():
+    """The source-filter parallel vocoder (``envelope=True``: the frames' envelope
+    shapes what the network makes) taught a vowel for 150 updates of the STFT loss, from
+    frames coarse enough that Griffin-Lim is far from lossless (16 bands every 128
+    samples): its log-mel distance from the clip ends below Griffin-Lim's from the same
+    frames (measured: 7.4 dB against 8.3), and below its own before training."""
+    from wavedil.losses import MultiResolutionSTFTLoss
+    from wavedil.metrics import analysis_settings
+    from wavedil.models import ParallelWaveNet
+
+    coarse = {"n_mels": 16, "hop_length": 128, "n_fft": 512}
+    clip = vowel(4096)
+    frames = mel_frames(clip, RATE, coarse)[None]  # (1, F, N)
+    n, hop = frames.shape[-1], coarse["hop_length"]
+    target = torch.nn.functional.pad(clip, (0, n * hop - len(clip)))[None]
+    analysis = analysis_settings(RATE)
+    torch.manual_seed(0)
+    net = ParallelWaveNet(16, hop, 16, 16, 16, dilations=[1, 2, 4, 8, 16] * 2, envelope=True,
+                          sample_rate=RATE, n_fft=coarse["n_fft"])
+    fixed = torch.randn(1, n * hop, generator=torch.Generator().manual_seed(1))
+
+    def distance() -> float:
+        with torch.no_grad():
+            return log_mel_distance(clip, net(frames, fixed)[0, :len(clip)], RATE, analysis)
+
+    before = distance()
+    loss_fn = MultiResolutionSTFTLoss()
+    optimizer = torch.optim.Adam(net.parameters(), lr=3e-4)
+    for _ in range(150):
+        loss = loss_fn(net(frames), target).total
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    gl = log_mel_distance(clip, griffin_lim(frames[0], RATE, coarse, length=len(clip)), RATE,
+                          analysis)
+    after = distance()
+    assert after < gl - 0.3 and after < before - 0.5, (before, after, gl)
+
+
 def _history_blind(seed: int = 0) -> WaveNet:
     """A vocoder whose greedy output follows its mel frames only: the previous values'
     embedding is zero (nothing feeds back), and the last layer reads one direction
