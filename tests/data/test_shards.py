@@ -224,6 +224,9 @@ def test_folders_that_do_not_fit_the_run_are_named_in_the_error(tmp_path):
     tar.write_bytes(tar.read_bytes()[:3000])
     with pytest.raises(PreparationError, match=r"Shard truncated: .*shard-000001.tar"):
         read_prepared(out)
+    tar.write_bytes(b"")  # empty
+    with pytest.raises(PreparationError, match=r"Shard truncated: .*shard-000001.tar is 0 b"):
+        read_prepared(out)
     tar.unlink()
     with pytest.raises(PreparationError, match=r"Shard missing: .*shard-000001.tar"):
         read_prepared(out)
