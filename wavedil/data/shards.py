@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import tarfile
 import threading
@@ -176,7 +177,10 @@ def prepare_shards(source: Any, out: str | os.PathLike, mel: Mapping[str, Any] |
             for job in jobs:
                 bar.update(_write_shard(*job))
         else:
-            with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
+            # spawned, not forked: a fork of a process whose thread pools (OpenMP, torch)
+            # hold locks can hang in its first torch call
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=spawn) as pool:
                 for future in as_completed([pool.submit(_write_shard, *job) for job in jobs]):
                     bar.update(future.result())
     finally:
