@@ -118,7 +118,10 @@ class _ClipDataModule(pl.LightningDataModule):
                 "(use data.format=files).")
         return ShardSource(self.source.root, like=self.source, mel=self.shard_mel)
 
-    shard_mel: dict[str, Any] | None = None  # mel settings whose frames shards must hold
+    @property
+    def shard_mel(self) -> dict[str, Any] | None:
+        """The mel settings whose frames the shards must hold (none for whole clips)."""
+        return None
 
     def make_dataset(self, split: str, clips: list) -> Dataset:
         raise NotImplementedError
@@ -242,11 +245,14 @@ class GenerationDataModule(_ClipDataModule):
         self.global_label = global_label
         self.local_features = (check_mel_settings(local_features)
                                if local_features is not None else None)
-        self.shard_mel = self.local_features
         self.feature_cache = feature_cache
         self.augment = augment
         self.short_clips = short_clips
         self.crops_per_clip = crops_per_clip
+
+    @property
+    def shard_mel(self) -> dict[str, Any] | None:
+        return self.local_features
 
     @property
     def info(self) -> DataInfo:

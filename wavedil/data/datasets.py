@@ -123,14 +123,14 @@ class CropDataset(Dataset):
             clips_bar = tqdm(self.clips, desc="mel frames", unit="clip", leave=False,
                              disable=len(self.clips) < 200
                              or all(c.frames is not None for c in self.clips))
-            if isinstance(mel, FeatureCache):
-                self.features = [c.frames if c.frames is not None else mel.frames(c.audio, c.path)
+            def frames_of(clip: Clip) -> Tensor:
+                if isinstance(mel, FeatureCache):
+                    return mel.frames(clip.audio, clip.path)
+                return mel(clip.audio.unsqueeze(0)).features[0]
+
+            with torch.no_grad():
+                self.features = [c.frames if c.frames is not None else frames_of(c)
                                  for c in clips_bar]
-            else:
-                with torch.no_grad():
-                    self.features = [c.frames if c.frames is not None
-                                     else mel(c.audio.unsqueeze(0)).features[0]
-                                     for c in clips_bar]
 
     def __len__(self) -> int:
         return len(self.clips) * self.crops_per_clip

@@ -167,11 +167,10 @@ def prepare_shards(source: Any, out: str | os.PathLike, mel: Mapping[str, Any] |
     if not todo:
         log.info("%s is already prepared (%d shards, same settings): nothing to do.",
                  out, len(groups))
-    jobs = [(str(out), k, [tuple(map(_plain, f)) for f in groups[k]], settings, on_error)
-            for k in todo]
-    done_clips = sum(len(groups[k]) for k in range(len(groups)) if k not in set(todo))
-    bar = tqdm(total=len(files), initial=done_clips, desc=f"preparing {out.name}",
-               unit="file", disable=not progress or not todo)
+    jobs = [(str(out), k, groups[k], settings, on_error) for k in todo]
+    done = len(files) - sum(len(groups[k]) for k in todo)  # clips of shards already written
+    bar = tqdm(total=len(files), initial=done, desc=f"preparing {out.name}", unit="file",
+               disable=not progress or not todo)
     try:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
@@ -200,10 +199,6 @@ def prepare_shards(source: Any, out: str | os.PathLike, mel: Mapping[str, Any] |
     return {**manifest, "skipped": skipped, "written": len(todo)}
 
 
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, Path) else value
-
-
 def _index_path(out: Path, shard: int) -> Path:
     return out / "index" / f"shard-{shard:06d}.json"
 
@@ -212,7 +207,7 @@ def _tar_name(shard: int) -> str:
     return f"shards/shard-{shard:06d}.tar"
 
 
-def _write_shard(out: str, shard: int, files: list[tuple], settings: dict[str, Any],
+def _write_shard(out: str, shard: int, files: list[AudioFile], settings: dict[str, Any],
                  on_error: str) -> int:
     """Decode ``files`` and write them as shard ``shard``, then its index. Returns the
     number of files handled (read or reported)."""
@@ -231,8 +226,7 @@ def _write_shard(out: str, shard: int, files: list[tuple], settings: dict[str, A
     with open(tmp, "wb") as stream:
         writer = wds.TarWriter(stream)
         try:
-            for position, fields in enumerate(files):
-                entry = AudioFile(*fields)
+            for position, entry in enumerate(files):
                 try:
                     audio = load_audio(entry.path, rate)
                     if trim_db is not None:

@@ -34,8 +34,10 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+import torchaudio
 from torch import Tensor, nn
 
+from wavedil.dsp.lpc import mel_to_linear_power
 from wavedil.models.highpass import SynthesisHighpass
 from wavedil.nn import DilatedStack, LocalUpsampler, dilation_schedule
 from wavedil.nn.checks import check_dilations, check_positive_int
@@ -73,16 +75,12 @@ class SpectralEnvelope(nn.Module):
     def __init__(self, sample_rate: int, n_mels: int, n_fft: int, hop_length: int,
                  f_min: float = 0.0, f_max: float | None = None) -> None:
         super().__init__()
-        import torchaudio
-
         self.n_mels = check_positive_int("n_mels", n_mels)
         self.n_fft = check_positive_int("n_fft", n_fft, minimum=4)
         self.hop_length = check_positive_int("hop_length", hop_length)
         if hop_length > n_fft // 2:
             raise ValueError(f"Expected hop_length <= n_fft / 2 = {n_fft // 2} (overlapping "
                              f"frames to add back), but found {hop_length}.")
-        from wavedil.dsp.lpc import mel_to_linear_power
-
         with torch.device("cpu"):
             fb = torchaudio.functional.melscale_fbanks(
                 n_fft // 2 + 1, f_min, f_max if f_max is not None else sample_rate / 2,
@@ -115,8 +113,7 @@ class SpectralEnvelope(nn.Module):
         spec = F.conv1d(padded, self.analysis.to(dtype), stride=self.hop_length)  # (B, 2K, N+1)
         bins = spec.shape[1] // 2
         power = frames.transpose(1, 2).exp() @ self.inverse.to(frames.dtype)  # (B, N, K)
-        power = torch.cat([power, power[:, -1:]], dim=1).transpose(1, 2)  # (B, K, N + 1)
-        power = power[..., :spec.shape[-1]].to(dtype)
+        power = torch.cat([power, power[:, -1:]], dim=1).transpose(1, 2).to(dtype)  # (B,K,N+1)
         mean = spec.square().sum(dim=1, keepdim=True) / bins  # (B, 1, N + 1): |X|^2 over bins
         gain = torch.sqrt(power / (mean + self.floor))  # (B, K, N + 1)
         shaped = spec * torch.cat([gain, gain], dim=1)  # (B, 2K, N + 1)
