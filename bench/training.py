@@ -27,9 +27,13 @@ gives the seconds of fitting until the validation figure first reached the targe
 "how long until the float32 recipe's own quality"), plus steps, total wall time,
 peak resident memory and the test figure. Round ``r`` trains with seed ``--seed + r``
 (every precision alike), so the rounds are seeds too, and the summary says whether
-each precision's test figure is the first one's within noise (two standard errors)::
+each precision's test figure is the first one's within noise (two standard errors).
+With ``--baseline`` each tree runs its own recipe (its ``conf/`` and package) in the
+same rounds, the baseline's first precision the reference: how a recipe change moves
+the time to the old recipe's quality::
 
     python bench/training.py --time-to-quality tones --precisions 32-true auto --repeats 2
+    python bench/training.py --time-to-quality tones --precisions auto --baseline ../wavedil-before
     python bench/training.py --time-to-quality fsdd_classifier --data-root ../shared/data/fsdd
 
 ``auto`` is resolved by the trainer (:mod:`wavedil.tasks.precision`); each line says
@@ -168,26 +172,35 @@ def quality_worker(recipe: str, precision: str, out: Path, threads: int,
 
 
 def time_to_quality(args: argparse.Namespace) -> None:
-    """``--time-to-quality``: alternate the precisions over rounds, each a fresh process."""
+    """``--time-to-quality``: alternate the precisions (and, with ``--baseline``, the
+    trees) over rounds, each run a fresh process."""
     import tempfile
 
     recipe = args.time_to_quality
     _, metric, higher, _ = RECIPES[recipe]
     overrides = [*args.overrides, *([f"data.root={args.data_root}"] if args.data_root else [])]
-    runs: dict[str, list[dict]] = {p: [] for p in args.precisions}
+    trees = {"baseline": args.baseline.resolve()} if args.baseline else {}
+    trees["current"] = ROOT
+    keys = [(tree, p) for tree in trees for p in args.precisions]
+    label = {k: f"{k[0]}/{k[1]}" if args.baseline else k[1] for k in keys}
+    runs: dict[str, list[dict]] = {label[k]: [] for k in keys}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.repeats):
-            for precision in args.precisions:
-                out = Path(tmp) / f"{precision}-{round_}"
+            for tree, precision in keys:
+                out = Path(tmp) / f"{tree}-{precision}-{round_}"
                 seed = f"seed={args.seed + round_}"  # a seed per round, shared in it
-                cmd = [sys.executable, str(Path(__file__).resolve()), "--quality-worker",
-                       recipe, precision, str(out), str(args.threads), "--", *overrides, seed]
-                done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                # each tree runs its own recipe (conf/) and its own package
+                cmd = [sys.executable, str(trees[tree] / "bench" / "training.py"),
+                       "--quality-worker", recipe, precision, str(out), str(args.threads),
+                       "--", *overrides, seed]
+                done = subprocess.run(cmd, capture_output=True, text=True, cwd=trees[tree],
+                                      env={**os.environ, "PYTHONPATH": str(trees[tree])})
                 if done.returncode != 0:
-                    raise RuntimeError(f"{recipe} under {precision} failed:\n"
+                    raise RuntimeError(f"{recipe} under {label[tree, precision]} failed:\n"
                                        f"{done.stderr[-3000:]}")
-                runs[precision].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    first = args.precisions[0]
+                runs[label[tree, precision]].append(
+                    json.loads(done.stdout.strip().splitlines()[-1]))
+    first = label[keys[0]]
     target = args.target if args.target is not None else statistics.median(
         r["curve"][-1][2] for r in runs[first])
 
@@ -196,16 +209,17 @@ def time_to_quality(args: argparse.Namespace) -> None:
                     None)
 
     summary = {}
-    for precision, done in runs.items():
+    for (tree, precision), done in zip(keys, runs.values()):
+        name = label[tree, precision]
         times = [reached(r) for r in done]
         known = [t for t in times if t is not None]
-        summary[precision] = statistics.median(known) if len(known) == len(times) else None
+        summary[name] = statistics.median(known) if len(known) == len(times) else None
         print(json.dumps({"time_to_quality": {
-            "recipe": recipe, "precision": precision,
+            "recipe": recipe, "precision": name, "tree": tree,
             "resolved": sorted({r["resolved"] for r in done}), "metric": metric,
-            "target": round(target, 4), "commit": _commit(ROOT), "threads": args.threads,
+            "target": round(target, 4), "commit": _commit(trees[tree]), "threads": args.threads,
             "seconds_to_target": [None if t is None else round(t, 1) for t in times],
-            "median_s": None if summary[precision] is None else round(summary[precision], 1),
+            "median_s": None if summary[name] is None else round(summary[name], 1),
             "final": [round(r["curve"][-1][2], 4) for r in done],
             "test": [None if r["test"] is None else round(r["test"], 4) for r in done],
             "steps": [r["steps"] for r in done],

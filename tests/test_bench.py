@@ -156,11 +156,22 @@ def test_training_bench_alternates_trees_and_settings_and_prints_ratios():
                                       "current/bf16-mixed+checkpoint"}
 
 
+def test_block_layout_bench_times_two_layouts_of_the_same_block():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "block_layout.py"), "--shape", "tones",
+         "--dilations", "1", "512", "--repeats", "1", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [json.loads(line)["block_layout"] for line in out.splitlines()]
+    assert [r["dilation"] for r in rows] == [1, 512]
+    # the time-major block computes what the block does (it refuses to time otherwise)
+    assert all(r["max_abs_difference"] < 1e-4 and r["speedup_time_major"] > 0 for r in rows)
+
+
 def _time_to_quality(*args: str) -> list[dict]:
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "training.py"), "--time-to-quality", "tones",
-         "--repeats", "1", *args, "--", "data.source.num_train=16", "trainer.max_epochs=2",
-         "model.dilations=[1,2]", "model.residual_channels=8", "model.gate_channels=8",
+         "--repeats", "1", *args, "--", "data.source.num_train=16", "data.batch_size=4",
+         "trainer.max_epochs=2", "model.dilations=[1,2]", "model.residual_channels=8", "model.gate_channels=8",
          "model.skip_channels=8"],
         capture_output=True, text=True, timeout=600, check=True).stdout
     return [json.loads(line) for line in out.splitlines()]
@@ -175,12 +186,17 @@ def test_time_to_quality_bench_times_each_precision_to_the_first_ones_final_figu
     assert runs["auto"]["resolved"] == [resolve_precision("auto", "cpu").precision]
     # the target is float32's own final validation figure: it reaches it, at the end
     first = runs["32-true"]
-    assert first["target"] == first["final"][0] and first["steps"] == [4]
+    assert first["target"] == first["final"][0] and first["steps"] == [8]  # 2 x 16 / 4
     assert 0 < first["seconds_to_target"][0] <= first["fit_s"][0] < first["total_s"][0]
     assert rows[2]["summary"]["time_ratio"]["32-true"] == 1.0
-    never = _time_to_quality("--precisions", "32-true", "--target", "0.01")
-    assert never[0]["time_to_quality"]["seconds_to_target"] == [None]
-    assert never[1]["summary"]["time_ratio"] == {"32-true": None}
+    # with a baseline tree, each tree runs its own recipe in the same rounds
+    never = _time_to_quality("--precisions", "32-true", "--target", "0.01",
+                             "--baseline", str(REPO))
+    assert [r["time_to_quality"]["precision"] for r in never[:2]] == [
+        "baseline/32-true", "current/32-true"]
+    assert all(r["time_to_quality"]["seconds_to_target"] == [None] for r in never[:2])
+    assert never[2]["summary"]["time_ratio"] == {"baseline/32-true": None,
+                                                 "current/32-true": None}
 
 
 def test_keyword_spotting_bench_finds_every_word_and_draws_them(fsdd_root, tmp_path):

@@ -1,16 +1,19 @@
 """The models can learn: a tiny generator overfits a sine (with either output
-distribution), a tiny classifier separates three synthetic timbres."""
+distribution), a tiny classifier separates three synthetic timbres, and code
+embeddings that start smooth in the code learn tones sooner than random ones."""
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from wavedil.data import SyntheticClasses
+from wavedil.data import SyntheticClasses, SyntheticTones
 from wavedil.data.functional import pad_batch
 from wavedil.distributions import DiscretizedLogisticMixture
 from wavedil.inference import generate
 from wavedil.models import WaveNet, WaveNetClassifier
+from wavedil.models.inputs import EmbeddingInput
 from wavedil.nn import WaveformFrontend
 
 
@@ -76,3 +79,44 @@ def test_tiny_classifier_learns_three_timbres():
     with torch.no_grad():
         accuracy = (clf(test_audio, test_lengths).argmax(-1) == test_labels).float().mean()
     assert accuracy > 0.9, f"accuracy {accuracy:.2f} (chance 0.33)"
+
+
+def test_code_embeddings_start_smooth_in_the_code_with_unit_variance():
+    torch.manual_seed(0)
+    smooth = EmbeddingInput(256, 64).weight.detach()
+    torch.manual_seed(0)
+    assert torch.equal(EmbeddingInput(256, 64).weight, smooth)  # seeded like any init
+    normal = EmbeddingInput(256, 64, init="normal").weight.detach()
+    assert abs(smooth.var().item() - 1) < 0.25 and abs(normal.var().item() - 1) < 0.1
+    step = (smooth[1:] - smooth[:-1]).abs()  # neighbouring codes: neighbouring amplitudes
+    assert step.max() < 0.21 and step.mean() < 0.1 * (normal[1:] - normal[:-1]).abs().mean()
+    with pytest.raises(ValueError, match="init 'smooth' or 'normal'"):
+        EmbeddingInput(256, 8, init="zeros")
+
+
+def test_smooth_code_embeddings_learn_tones_sooner_than_random_ones():
+    tones = SyntheticTones(num_train=32)
+    clips = torch.stack([tones.clip("train", i) for i in range(32)])  # (32, 8000)
+
+    def loss_after_training(init: str, seed: int) -> float:
+        torch.manual_seed(seed)
+        net = WaveNet(16, 16, 16, dilations=[1, 2, 4, 8, 16, 32, 64, 128])
+        net.input_layer.init = init
+        net.input_layer.reset_parameters()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        g = torch.Generator().manual_seed(seed)
+        losses = []
+        for _ in range(60):
+            rows = torch.randint(0, 32, (4,), generator=g)
+            start = int(torch.randint(0, 8000 - 1024, (1,), generator=g))
+            target = net.output.encode(clips[rows, start:start + 1024])
+            loss = net.output.nll(net(net.shift_right(target)), target).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return sum(losses[-10:]) / 10  # nats, the last 10 steps
+
+    for seed in (0, 1):  # measured: 0.4-0.6 nats lower after 60 steps, seeds 0-2
+        smooth, normal = loss_after_training("smooth", seed), loss_after_training("normal", seed)
+        assert smooth < normal - 0.2, (seed, smooth, normal)
