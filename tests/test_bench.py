@@ -171,8 +171,8 @@ def _time_to_quality(*args: str) -> list[dict]:
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "training.py"), "--time-to-quality", "tones",
          "--repeats", "1", *args, "--", "data.source.num_train=16", "data.batch_size=4",
-         "trainer.max_epochs=2", "model.dilations=[1,2]", "model.residual_channels=8", "model.gate_channels=8",
-         "model.skip_channels=8"],
+         "trainer.max_epochs=2", "model.dilations=[1,2]", "model.residual_channels=8",
+         "model.gate_channels=8", "model.skip_channels=8"],
         capture_output=True, text=True, timeout=600, check=True).stdout
     return [json.loads(line) for line in out.splitlines()]
 
