@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from wavedil.nn import ResidualBlock
 
 #: name -> (batch, length, residual, gate (each half), skip)
-SHAPES = {"SMALL": (4, 8000, 64, 64, 128), "tones": (8, 2048, 32, 64, 64)}
+SHAPES = {"SMALL": (4, 8000, 64, 64, 128), "tones": (4, 2048, 32, 64, 64)}
 
 
 def time_major(block: ResidualBlock):
