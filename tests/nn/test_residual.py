@@ -50,31 +50,3 @@ def test_conditioning_mismatch_is_reported():
 def test_impossible_blocks_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         ResidualBlock(**{"residual_channels": 4, "gate_channels": 4, "skip_channels": 4, **bad})
-
-
-def test_gate_and_its_backward_are_tanh_times_sigmoid():
-    from wavedil.nn.residual import gated_tanh
-
-    h = torch.randn(2, 8, 7, dtype=torch.float64, requires_grad=True)
-    a, b = h.chunk(2, dim=1)
-    assert torch.allclose(gated_tanh(h), torch.tanh(a) * torch.sigmoid(b), atol=1e-12)
-    assert torch.autograd.gradcheck(gated_tanh, (h,))
-    # a strided view of a wider tensor (as a block's conditioned sum can be)
-    wide = torch.randn(2, 12, 7, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda w: gated_tanh(w[:, 2:10]), (wide,))
-
-
-@pytest.mark.parametrize("bias", [True, False])
-def test_pointwise_is_the_1x1_convolution_with_its_gradients(bias):
-    from wavedil.nn.conv import pointwise
-
-    conv = torch.nn.Conv1d(5, 3, 1, bias=bias).double()
-    x = torch.randn(2, 5, 9, dtype=torch.float64, requires_grad=True)
-    residual = torch.randn(2, 3, 9, dtype=torch.float64, requires_grad=True)
-    assert torch.allclose(pointwise(conv, x), conv(x), atol=1e-12)
-    assert torch.allclose(pointwise(conv, x, residual), residual + conv(x), atol=1e-12)
-    params = [p for p in conv.parameters()]
-    assert torch.autograd.gradcheck(lambda x, r, *_: pointwise(conv, x, r),
-                                    (x, residual, *params))
-    with pytest.raises(ValueError, match="1x1 convolution"):
-        pointwise(torch.nn.Conv1d(5, 3, 2), x)

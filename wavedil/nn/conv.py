@@ -28,7 +28,7 @@ from wavedil.nn.cache import RingBuffer
 from wavedil.nn.checks import check_choice, check_positive_int
 from wavedil.nn.space_to_batch import dilated_conv1d_space_to_batch
 
-__all__ = ["CONV_IMPLS", "CausalConv1d", "DilatedConv1d", "pointwise"]
+__all__ = ["CONV_IMPLS", "CausalConv1d", "DilatedConv1d"]
 
 CONV_IMPLS = ("direct", "space_to_batch")
 
@@ -200,30 +200,3 @@ def pad_time(x: Tensor, length: int) -> Tensor:
         return x[..., :length]
     return F.pad(x, (0, length - x.shape[-1]))
 
-
-def pointwise(conv: nn.Conv1d, x: Tensor, residual: Tensor | None = None) -> Tensor:
-    """``conv(x)``, plus ``residual`` when given, for a 1x1 :class:`~torch.nn.Conv1d`, as
-    one batched matrix product (``torch.baddbmm``) with the module's own weight and bias.
-
-    On the CPU, oneDNN's 1x1 convolution took 1.2-1.9x the time of this product,
-    forward and backward, at the residual blocks' shapes (docs/benchmarks.md, "The
-    float32 path"); the numbers are the same to float32 rounding.
-
-    Shape:
-        ``x (B, in, T), residual (B, out, T)? -> (B, out, T)``
-
-    Example:
-        >>> conv = nn.Conv1d(4, 3, 1)
-        >>> x = torch.randn(2, 4, 5)
-        >>> torch.allclose(pointwise(conv, x), conv(x), atol=1e-6)
-        True
-    """
-    if conv.kernel_size != (1,) or conv.groups != 1:
-        raise ValueError(f"Expected a 1x1 convolution without groups, but found {conv}.")
-    weight = conv.weight.squeeze(-1)  # (out, in)
-    base = None if conv.bias is None else conv.bias.unsqueeze(-1)  # (out, 1)
-    if residual is not None:
-        base = residual if base is None else residual + base
-    if base is None:
-        return torch.matmul(weight, x)
-    return torch.baddbmm(base, weight.expand(x.shape[0], -1, -1), x)
