@@ -23,14 +23,14 @@ Time to quality (``--time-to-quality RECIPE``): the recipe as ``python train.py`
 it, once per precision and round in a fresh process, alternated; each run's
 ``time/fit_s`` beside its validation figures (:class:`wavedil.tasks.callbacks.Stopwatch`)
 gives the seconds of fitting until the validation figure first reached the target
-(``--target``; by default the median final figure of the first precision's runs, so
-"how long until the float32 recipe's own quality"), plus steps, total wall time,
-peak resident memory and the test figure. Round ``r`` trains with seed ``--seed + r``
-(every precision alike), so the rounds are seeds too, and the summary says whether
-each precision's test figure is the first one's within noise (two standard errors).
-With ``--baseline`` each tree runs its own recipe (its ``conf/`` and package) in the
-same rounds, the baseline's first precision the reference: how a recipe change moves
-the time to the old recipe's quality::
+(``--target``; by default the worst final figure of the first precision's runs, which
+each of them reaches, so "how long until the reference recipe's own quality"), plus
+steps, total wall time, peak resident memory and the test figure. Round ``r`` trains
+with seed ``--seed + r`` (every precision alike), so the rounds are seeds too, and the
+summary says whether each precision's test figure is the first one's within noise
+(two standard errors). With ``--baseline`` each tree runs its own recipe (its ``conf/``
+and package) in the same rounds, the baseline's first precision the reference: how a
+recipe change moves the time to the old recipe's quality::
 
     python bench/training.py --time-to-quality tones --precisions 32-true auto --repeats 2
     python bench/training.py --time-to-quality tones --precisions auto --baseline ../wavedil-before
@@ -201,8 +201,8 @@ def time_to_quality(args: argparse.Namespace) -> None:
                 runs[label[tree, precision]].append(
                     json.loads(done.stdout.strip().splitlines()[-1]))
     first = label[keys[0]]
-    target = args.target if args.target is not None else statistics.median(
-        r["curve"][-1][2] for r in runs[first])
+    finals = [r["curve"][-1][2] for r in runs[first]]  # every reference run reaches its worst
+    target = args.target if args.target is not None else (min if higher else max)(finals)
 
     def reached(run: dict) -> float | None:
         return next((t for _, t, v in run["curve"] if (v >= target if higher else v <= target)),

@@ -165,6 +165,13 @@ def test_block_layout_bench_times_two_layouts_of_the_same_block():
     assert [r["dilation"] for r in rows] == [1, 512]
     # the time-major block computes what the block does (it refuses to time otherwise)
     assert all(r["max_abs_difference"] < 1e-4 and r["speedup_time_major"] > 0 for r in rows)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "block_layout.py"), "--shape", "tones",
+         "--pieces", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, check=True).stdout
+    pieces = [json.loads(line)["block_piece"] for line in out.splitlines()]
+    assert [r["piece"] for r in pieces] == ["gate", "residual 1x1", "skip 1x1"]
+    assert all(r["eager_ms"] > 0 and r["ours_ms"] > 0 for r in pieces)
 
 
 def _time_to_quality(*args: str) -> list[dict]:
