@@ -83,10 +83,10 @@ def test_tiny_classifier_learns_three_timbres():
 
 def test_code_embeddings_start_smooth_in_the_code_with_unit_variance():
     torch.manual_seed(0)
-    smooth = EmbeddingInput(256, 64).weight.detach()
+    smooth = EmbeddingInput(256, 64, init="smooth").weight.detach()
     torch.manual_seed(0)
-    assert torch.equal(EmbeddingInput(256, 64).weight, smooth)  # seeded like any init
-    normal = EmbeddingInput(256, 64, init="normal").weight.detach()
+    assert torch.equal(EmbeddingInput(256, 64, init="smooth").weight, smooth)  # seeded
+    normal = EmbeddingInput(256, 64).weight.detach()  # the default: N(0, 1)
     assert abs(smooth.var().item() - 1) < 0.25 and abs(normal.var().item() - 1) < 0.1
     step = (smooth[1:] - smooth[:-1]).abs()  # neighbouring codes: neighbouring amplitudes
     assert step.max() < 0.21 and step.mean() < 0.1 * (normal[1:] - normal[:-1]).abs().mean()
@@ -100,9 +100,7 @@ def test_smooth_code_embeddings_learn_tones_sooner_than_random_ones():
 
     def loss_after_training(init: str, seed: int) -> float:
         torch.manual_seed(seed)
-        net = WaveNet(16, 16, 16, dilations=[1, 2, 4, 8, 16, 32, 64, 128])
-        net.input_layer.init = init
-        net.input_layer.reset_parameters()
+        net = WaveNet(16, 16, 16, dilations=[1, 2, 4, 8, 16, 32, 64, 128], input_init=init)
         opt = torch.optim.Adam(net.parameters(), lr=1e-2)
         g = torch.Generator().manual_seed(seed)
         losses = []

@@ -106,6 +106,11 @@ class WaveNet(SynthesisHighpass, nn.Module):
             (a learned vector per class), ``"onehot"`` (one-hot vectors through a
             causal conv of ``kernel_size``, the original design) or
             ``"continuous"`` (the decoded amplitude through that causal conv).
+        input_init: how an ``"embedding"`` input's code vectors start: ``"normal"``
+            (N(0, 1), PyTorch's) or ``"smooth"`` (smooth in the code,
+            :func:`~wavedil.models.inputs.smooth_code_vectors`: the default tones recipe
+            reaches its quality sooner; a tiny vocoder taught one clip learnt it later,
+            so the vocoder presets keep ``"normal"``). The conv inputs ignore it.
         global_classes: number of classes (e.g. speakers) for global conditioning
             through a learned embedding, or ``None``.
         global_channels: size of the global conditioning vector. With
@@ -158,6 +163,7 @@ class WaveNet(SynthesisHighpass, nn.Module):
         dilations: Sequence[int] | None = None,
         output: OutputDistribution | None = None,
         input_encoding: str = "embedding",
+        input_init: str = "normal",
         global_classes: int | None = None,
         global_channels: int | None = None,
         local_channels: int | None = None,
@@ -196,7 +202,7 @@ class WaveNet(SynthesisHighpass, nn.Module):
         # -- input layer: previous values -> (B, R, T) (see wavedil.models.inputs)
         self.input_layer: InputEncoding = make_input(
             input_encoding, getattr(self.output, "classes", None), residual_channels,
-            kernel_size)
+            kernel_size, init=input_init)
 
         # -- conditioning
         if global_classes is not None:

@@ -50,12 +50,12 @@ INPUT_ENCODINGS = ("embedding", "onehot", "continuous")
 class EmbeddingInput(nn.Embedding):
     """Previous codes as learned vectors (one per code): no context, no cache.
 
-    The vectors start smooth in the code (:func:`smooth_code_vectors`): codes are
-    amplitudes in order, so neighbouring codes start with nearly the same vector and the
-    stack sees the amplitude from its first step, instead of 256 unrelated random
-    vectors whose order it must learn first: the default tones recipe reaches its
-    quality in fewer steps (docs/benchmarks.md, "Time to quality"). ``init="normal"``
-    keeps :class:`torch.nn.Embedding`'s N(0, 1) start.
+    ``init="smooth"`` starts the vectors smooth in the code (:func:`smooth_code_vectors`):
+    codes are amplitudes in order, so neighbouring codes start with nearly the same vector
+    and the stack sees the amplitude from its first step, instead of 256 unrelated random
+    vectors whose order it must learn first: the default tones recipe reaches its quality
+    in fewer steps (docs/benchmarks.md, "Time to quality"). ``init="normal"`` (the
+    default) is :class:`torch.nn.Embedding`'s N(0, 1) start.
 
     Example:
         >>> layer = EmbeddingInput(256, 8)
@@ -65,7 +65,7 @@ class EmbeddingInput(nn.Embedding):
 
     receptive_field = 1
 
-    def __init__(self, classes: int, channels: int, init: str = "smooth") -> None:
+    def __init__(self, classes: int, channels: int, init: str = "normal") -> None:
         if init not in ("smooth", "normal"):
             raise ValueError(f"Expected init 'smooth' or 'normal', but found {init!r}.")
         self.init = init  # read by reset_parameters, which nn.Embedding's __init__ calls
@@ -178,12 +178,13 @@ class ContinuousInput(_ConvInput):
 InputEncoding = EmbeddingInput | OneHotInput | ContinuousInput
 
 
-def make_input(encoding: str, classes: int | None, channels: int, kernel_size: int
-               ) -> InputEncoding:
+def make_input(encoding: str, classes: int | None, channels: int, kernel_size: int,
+               init: str = "normal") -> InputEncoding:
     """The input layer called ``encoding`` (one of :data:`INPUT_ENCODINGS`).
 
     ``classes`` is the discrete output's number of codes (``None`` for a continuous
-    output, which only the ``"continuous"`` encoding takes).
+    output, which only the ``"continuous"`` encoding takes); ``init`` is how an
+    embedding's vectors start (:class:`EmbeddingInput`; the conv inputs ignore it).
     """
     if encoding == "continuous":
         return ContinuousInput(channels, kernel_size)
@@ -192,4 +193,4 @@ def make_input(encoding: str, classes: int | None, channels: int, kernel_size: i
                          f"{encoding!r}, but it has no classes.")
     if encoding == "onehot":
         return OneHotInput(classes, channels, kernel_size)
-    return EmbeddingInput(classes, channels)
+    return EmbeddingInput(classes, channels, init=init)
