@@ -209,8 +209,9 @@ def time_to_quality(args: argparse.Namespace) -> None:
                     None)
 
     summary = {}
-    for (tree, precision), done in zip(keys, runs.values()):
+    for tree, precision in keys:
         name = label[tree, precision]
+        done = runs[name]
         times = [reached(r) for r in done]
         known = [t for t in times if t is not None]
         summary[name] = statistics.median(known) if len(known) == len(times) else None

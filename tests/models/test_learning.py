@@ -90,7 +90,7 @@ def test_code_embeddings_start_smooth_in_the_code_with_unit_variance():
     assert abs(smooth.var().item() - 1) < 0.25 and abs(normal.var().item() - 1) < 0.1
     step = (smooth[1:] - smooth[:-1]).abs()  # neighbouring codes: neighbouring amplitudes
     assert step.max() < 0.21 and step.mean() < 0.1 * (normal[1:] - normal[:-1]).abs().mean()
-    with pytest.raises(ValueError, match="init 'smooth' or 'normal'"):
+    with pytest.raises(ValueError, match="init to be one of 'smooth', 'normal'"):
         EmbeddingInput(256, 8, init="zeros")
 
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wavedil.nn.cache import RingBuffer
+from wavedil.nn.checks import check_choice
 from wavedil.nn.conv import CausalConv1d, DilatedConv1d
 
 __all__ = [
@@ -66,9 +67,8 @@ class EmbeddingInput(nn.Embedding):
     receptive_field = 1
 
     def __init__(self, classes: int, channels: int, init: str = "normal") -> None:
-        if init not in ("smooth", "normal"):
-            raise ValueError(f"Expected init 'smooth' or 'normal', but found {init!r}.")
-        self.init = init  # read by reset_parameters, which nn.Embedding's __init__ calls
+        # read by reset_parameters, which nn.Embedding's __init__ calls
+        self.init = check_choice("init", init, ("smooth", "normal"))
         super().__init__(classes, channels)
 
     def reset_parameters(self) -> None:
